@@ -1,0 +1,151 @@
+/**
+ * Interfaces at the I/O boundaries. Actors and handlers see only these; the
+ * composition root picks the adapters.
+ */
+import type { ChannelKind, Role } from '../protocol/messages.js';
+
+export interface UserRecord {
+  id: number;
+  name: string;
+}
+
+export interface CredentialRecord extends UserRecord {
+  passwordHash: Buffer;
+  salt: Buffer;
+}
+
+export interface SessionRecord {
+  userId: number;
+  name: string;
+  /** Expiry, ms since the epoch. */
+  expiresAt: number;
+}
+
+export interface ChannelRecord {
+  id: number;
+  /** Null for direct channels. */
+  name: string | null;
+  kind: ChannelKind;
+  topic: string;
+  lastSeq: number;
+  ownerEpoch: number;
+}
+
+export interface MembershipRecord {
+  channelId: number;
+  userId: number;
+  name: string;
+  role: Role;
+  lastReadSeq: number;
+}
+
+/** A channel listed for one user: the channel plus that user's membership. */
+export interface UserChannelRecord extends ChannelRecord {
+  role: Role;
+  lastReadSeq: number;
+  /** For direct channels: the other member's name. */
+  peer: string | null;
+}
+
+export interface MessageRecord {
+  channelId: number;
+  seq: number;
+  senderId: number;
+  senderName: string;
+  cmid: string;
+  body: string;
+  /** Commit time, ms since the epoch. */
+  ts: number;
+  /** Edit time in ms, or null. */
+  editedAt: number | null;
+  deleted: boolean;
+}
+
+export interface NewMessage {
+  senderId: number;
+  cmid: string;
+  body: string;
+}
+
+export interface AppendOutcome {
+  seq: number;
+  ts: number;
+  /** True when (sender, cmid) was already stored: seq and ts are the original's. */
+  duplicate: boolean;
+}
+
+export interface HistoryQuery {
+  /** Only seqs strictly below this. */
+  before?: number;
+  /** Only seqs strictly above this. */
+  after?: number;
+  /** At most this many rows. With `after` the oldest come first, otherwise the newest. */
+  limit: number;
+}
+
+export type StoreErrorKind = 'conflict' | 'fenced' | 'not_found' | 'unavailable';
+
+/** A store failure the caller can act on; other errors are faults. */
+export class StoreError extends Error {
+  readonly kind: StoreErrorKind;
+  constructor(kind: StoreErrorKind, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = 'StoreError';
+    this.kind = kind;
+  }
+}
+
+/** Durable state. Write methods that take an `epoch` are fenced by `channels.owner_epoch`. */
+export interface Store {
+  // users and sessions
+  /** Throws StoreError('conflict') when the name is taken. */
+  createUser(name: string, passwordHash: Buffer, salt: Buffer): Promise<UserRecord>;
+  findCredentials(name: string): Promise<CredentialRecord | null>;
+  findUser(name: string): Promise<UserRecord | null>;
+  createSession(userId: number, tokenHash: Buffer, expiresAt: number): Promise<void>;
+  /** The live session for a token hash; null when unknown or expired. */
+  findSession(tokenHash: Buffer, now: number): Promise<SessionRecord | null>;
+  deleteSession(tokenHash: Buffer): Promise<void>;
+
+  // channels and memberships
+  /** Creates the channel and the creator's owner membership in one transaction. Throws 'conflict' on a taken name. */
+  createChannel(name: string, kind: 'public' | 'private', topic: string, creatorId: number): Promise<ChannelRecord>;
+  /** The direct channel of two users, created with both memberships on first call. Idempotent, safe under races. */
+  openDirect(a: number, b: number): Promise<ChannelRecord>;
+  getChannel(id: number): Promise<ChannelRecord | null>;
+  getChannelByName(name: string): Promise<ChannelRecord | null>;
+  /** Public channels whose name starts with `prefix`, by name. */
+  findPublic(prefix: string, limit: number): Promise<ChannelRecord[]>;
+  listForUser(userId: number): Promise<UserChannelRecord[]>;
+  members(channelId: number): Promise<MembershipRecord[]>;
+  /** Inserts or updates a membership. */
+  putMember(channelId: number, userId: number, role: Role): Promise<void>;
+  removeMember(channelId: number, userId: number): Promise<void>;
+  /** Moves the read marker forward only; returns the marker now stored. */
+  markRead(channelId: number, userId: number, seq: number): Promise<number>;
+
+  // messages: called only by the channel's owning actor
+  /**
+   * Raises owner_epoch to GREATEST(owner_epoch + 1, claimEpoch) and returns the
+   * new epoch and last_seq in one statement. The epoch fences later writes.
+   */
+  activate(channelId: number, claimEpoch: number): Promise<{ epoch: number; lastSeq: number }>;
+  /**
+   * One transaction: checks owner_epoch = epoch (FOR UPDATE), assigns seqs from
+   * last_seq + 1 to messages not already stored under (sender, cmid), inserts
+   * them with the commit timestamp, advances last_seq. Outcomes are in input
+   * order; a repeat within the batch gets the first one's outcome.
+   * Throws StoreError('fenced') when the epoch moved on.
+   */
+  append(channelId: number, epoch: number, batch: NewMessage[]): Promise<AppendOutcome[]>;
+  /** Fenced edit; returns the edit time. Throws 'not_found' for a missing or deleted message. */
+  editMessage(channelId: number, epoch: number, seq: number, body: string): Promise<number>;
+  /** Fenced tombstone: body cleared, deleted set. Throws 'not_found' for a missing or deleted message. */
+  deleteMessage(channelId: number, epoch: number, seq: number): Promise<void>;
+  getMessage(channelId: number, seq: number): Promise<MessageRecord | null>;
+  history(channelId: number, query: HistoryQuery): Promise<MessageRecord[]>;
+  /** Messages stored in a channel (tests and tools). */
+  countMessages(channelId: number): Promise<number>;
+
+  close(): Promise<void>;
+}
