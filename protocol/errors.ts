@@ -59,6 +59,8 @@ export const ErrorCode = {
   SHUTTING_DOWN: 36,
   /** The connection limit of this server is reached. */
   TOO_MANY_CONNECTIONS: 37,
+  /** The channel is being moved or reactivated; retry shortly. */
+  NOT_OWNER: 38,
   /** Unexpected server fault; the request may be retried. */
   INTERNAL: 50,
 } as const;
@@ -81,6 +83,7 @@ export const RETRYABLE: ReadonlySet<number> = new Set([
   ErrorCode.RATE_LIMITED,
   ErrorCode.TIMEOUT,
   ErrorCode.SHUTTING_DOWN,
+  ErrorCode.NOT_OWNER,
   ErrorCode.INTERNAL,
 ]);
 

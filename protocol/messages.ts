@@ -125,8 +125,11 @@ export interface Events {
   typing: { channel: number; user: number; name: string };
   presence: { channel: number; user: number; name: string; online: boolean };
   member: { channel: number; user: number; name: string; action: 'joined' | 'left' | 'invited' | 'kicked' | 'role'; role?: Role };
-  /** Sent just before the server closes the connection. */
-  error: { code: number; message: string };
+  /**
+   * A fault not tied to a request id (undecodable frame, idle timeout, slow
+   * consumer, shutdown). Followed by a close unless the text says otherwise.
+   */
+  error: { error: { code: number; message: string } };
 }
 
 export type EventName = keyof Events;

@@ -102,6 +102,7 @@ export interface Store {
   createUser(name: string, passwordHash: Buffer, salt: Buffer): Promise<UserRecord>;
   findCredentials(name: string): Promise<CredentialRecord | null>;
   findUser(name: string): Promise<UserRecord | null>;
+  getUser(id: number): Promise<UserRecord | null>;
   createSession(userId: number, tokenHash: Buffer, expiresAt: number): Promise<void>;
   /** The live session for a token hash; null when unknown or expired. */
   findSession(tokenHash: Buffer, now: number): Promise<SessionRecord | null>;
@@ -148,4 +149,12 @@ export interface Store {
   countMessages(channelId: number): Promise<number>;
 
   close(): Promise<void>;
+}
+
+/** A client connection as the actors see it: somewhere to write encoded frames. */
+export interface Outlet {
+  readonly id: number;
+  /** Writes one encoded frame; may close the connection as a slow consumer. */
+  write(frame: Buffer): void;
+  readonly closed: boolean;
 }

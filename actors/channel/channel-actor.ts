@@ -1,0 +1,361 @@
+import type { Logger } from 'pino';
+import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
+import type { ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
+import type { ChannelRecord, MessageRecord, Store } from '../../runtime/ports.js';
+import { SerialActor, later, type Deferred } from '../kernel.js';
+import type { Hub } from '../hub.js';
+import { HistoryRing } from './ring.js';
+import { ChannelWriter, type Committed } from './writer.js';
+import type { Caller, ChannelProtocol, HistoryArgs } from './protocol.js';
+
+export interface ChannelLimits {
+  historyPage: number;
+  replayCap: number;
+  ringSize: number;
+  batchMax: number;
+  pendingWritesCap: number;
+  idleMs: number;
+}
+
+export interface ChannelDeps {
+  store: Store;
+  hub: Hub;
+  log: Logger;
+  limits: ChannelLimits;
+  /** Called once the actor has stopped, so the router can forget it. */
+  stopped(): void;
+}
+
+interface Member {
+  name: string;
+  role: Role;
+}
+
+const noSuchChannel = () => new TertuliaError(ErrorCode.NO_SUCH_CHANNEL, 'no such channel');
+const forbidden = (why: string) => new TertuliaError(ErrorCode.FORBIDDEN, why);
+const wrongKind = () => new TertuliaError(ErrorCode.WRONG_CHANNEL_KIND, 'not possible on a direct channel');
+
+export function toView(m: MessageRecord): MessageView {
+  const v: MessageView = {
+    channel: m.channelId,
+    seq: m.seq,
+    sender: m.senderId,
+    from: m.senderName,
+    body: m.body,
+    ts: m.ts,
+    cmid: m.cmid,
+  };
+  if (m.editedAt !== null) v.edited = m.editedAt;
+  if (m.deleted) v.deleted = true;
+  return v;
+}
+
+/**
+ * One chat channel: its members, last seq, recent history and write pipeline.
+ * Handlers run one at a time; sends are acknowledged only after their commit.
+ */
+export class ChannelActor extends SerialActor<ChannelProtocol> implements ChannelProtocolImpl {
+  private rec!: ChannelRecord;
+  private epoch = 0;
+  private lastSeq = 0;
+  private readonly members = new Map<number, Member>();
+  private readonly ring: HistoryRing;
+  private readonly writer: ChannelWriter;
+  private lastUse = Date.now();
+  private idleTimer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly id: number,
+    private readonly deps: ChannelDeps,
+  ) {
+    super();
+    const { limits } = deps;
+    this.ring = new HistoryRing(limits.ringSize);
+    this.writer = new ChannelWriter(
+      deps.store,
+      id,
+      () => this.epoch,
+      { batchMax: limits.batchMax, cap: limits.pendingWritesCap },
+      {
+        committed: (b) => this.onCommitted(b),
+        edited: (seq, body, at) => this.onEdited(seq, body, at),
+        deleted: (seq) => this.onDeleted(seq),
+        fenced: () => this.stopSelf(),
+      },
+    );
+  }
+
+  override async onStart(): Promise<void> {
+    const { store, limits } = this.deps;
+    const rec = await store.getChannel(this.id);
+    if (!rec) throw noSuchChannel();
+    this.rec = rec;
+    const act = await store.activate(this.id, 0);
+    this.epoch = act.epoch;
+    this.lastSeq = act.lastSeq;
+    for (const m of await store.members(this.id)) this.members.set(m.userId, { name: m.name, role: m.role });
+    if (limits.ringSize > 0 && this.lastSeq > 0) {
+      this.ring.load((await store.history(this.id, { limit: limits.ringSize })).map(toView));
+    }
+    const period = Math.max(50, Math.floor(limits.idleMs / 2));
+    this.idleTimer = setInterval(() => this.checkIdle(), period);
+    this.idleTimer.unref();
+    this.deps.log.debug({ channel: this.id, epoch: this.epoch, lastSeq: this.lastSeq }, 'channel activated');
+  }
+
+  override async onStop(): Promise<void> {
+    if (this.idleTimer) clearInterval(this.idleTimer);
+    await this.writer.drained();
+    this.writer.close(new TertuliaError(ErrorCode.NOT_OWNER, 'channel deactivated; retry'));
+    this.deps.stopped();
+  }
+
+  // ---- membership
+
+  info(a: Caller): ChannelInfo {
+    this.visible(a);
+    return this.describe(a.user);
+  }
+
+  async join(a: Caller): Promise<ChannelInfo> {
+    if (this.rec.kind === 'direct') throw wrongKind();
+    if (this.members.has(a.user)) return this.describe(a.user);
+    if (this.rec.kind !== 'public') throw noSuchChannel();
+    await this.deps.store.putMember(this.id, a.user, 'member');
+    this.members.set(a.user, { name: a.name, role: 'member' });
+    this.memberEvent(a.user, a.name, 'joined', 'member');
+    return this.describe(a.user);
+  }
+
+  async leave(a: Caller): Promise<Record<string, never>> {
+    if (this.rec.kind === 'direct') throw wrongKind();
+    const me = this.member(a);
+    if (me.role === 'owner') throw forbidden('the owner cannot leave the channel');
+    await this.deps.store.removeMember(this.id, a.user);
+    this.memberEvent(a.user, a.name, 'left');
+    this.members.delete(a.user);
+    this.deps.hub.dropUser(this.id, a.user);
+    return {};
+  }
+
+  async invite(a: Caller & { target: { id: number; name: string } }): Promise<Record<string, never>> {
+    if (this.rec.kind === 'direct') throw wrongKind();
+    const me = this.member(a);
+    if (this.rec.kind === 'private' && me.role === 'member') throw forbidden('only owners and admins may invite');
+    if (this.members.has(a.target.id)) return {};
+    await this.deps.store.putMember(this.id, a.target.id, 'member');
+    this.members.set(a.target.id, { name: a.target.name, role: 'member' });
+    this.memberEvent(a.target.id, a.target.name, 'invited', 'member');
+    return {};
+  }
+
+  async kick(a: Caller & { target: { id: number; name: string } }): Promise<Record<string, never>> {
+    if (this.rec.kind === 'direct') throw wrongKind();
+    const me = this.member(a);
+    const them = this.members.get(a.target.id);
+    if (me.role === 'member') throw forbidden('only owners and admins may kick');
+    if (!them) throw new TertuliaError(ErrorCode.NOT_MEMBER, `${a.target.name} is not a member`);
+    if (them.role === 'owner' || (them.role === 'admin' && me.role !== 'owner')) {
+      throw forbidden(`cannot kick ${a.target.name}`);
+    }
+    await this.deps.store.removeMember(this.id, a.target.id);
+    this.memberEvent(a.target.id, a.target.name, 'kicked');
+    this.members.delete(a.target.id);
+    this.deps.hub.dropUser(this.id, a.target.id);
+    return {};
+  }
+
+  async role(
+    a: Caller & { target: { id: number; name: string }; role: 'admin' | 'member' },
+  ): Promise<Record<string, never>> {
+    if (this.rec.kind === 'direct') throw wrongKind();
+    if (this.member(a).role !== 'owner') throw forbidden('only the owner may change roles');
+    const them = this.members.get(a.target.id);
+    if (!them) throw new TertuliaError(ErrorCode.NOT_MEMBER, `${a.target.name} is not a member`);
+    if (them.role === 'owner') throw forbidden('the owner keeps the owner role');
+    await this.deps.store.putMember(this.id, a.target.id, a.role);
+    them.role = a.role;
+    this.memberEvent(a.target.id, a.target.name, 'role', a.role);
+    return {};
+  }
+
+  // ---- messages
+
+  send(a: Caller & { cmid: string; body: string }): Deferred<Results['send']> {
+    this.member(a);
+    this.touch();
+    return later(
+      this.writer.append({ senderId: a.user, cmid: a.cmid, body: a.body }, a.name).then((o) =>
+        o.duplicate ? { seq: o.seq, ts: o.ts, duplicate: true } : { seq: o.seq, ts: o.ts },
+      ),
+    );
+  }
+
+  async edit(a: Caller & { seq: number; body: string }): Promise<Deferred<Results['edit']>> {
+    await this.authorOf(a, a.seq);
+    return later(this.writer.edit(a.seq, a.body).then((edited) => ({ seq: a.seq, edited })));
+  }
+
+  async delete(a: Caller & { seq: number }): Promise<Deferred<Results['delete']>> {
+    await this.authorOf(a, a.seq);
+    return later(this.writer.remove(a.seq).then(() => ({ seq: a.seq })));
+  }
+
+  history(a: Caller & HistoryArgs): Results['history'] | Deferred<Results['history']> {
+    this.visible(a);
+    this.touch();
+    const limit = Math.min(a.limit ?? 50, this.deps.limits.historyPage);
+    const upTo = this.lastSeq;
+    if (a.after !== undefined) {
+      const hit = this.ring.after(a.after, upTo, limit);
+      if (hit) return { messages: hit, more: (hit.at(-1)?.seq ?? a.after) < upTo };
+      return later(this.load({ after: a.after, limit }).then((ms) => ({
+        messages: ms,
+        more: (ms.at(-1)?.seq ?? upTo) < upTo,
+      })));
+    }
+    const before = Math.min(a.before ?? upTo + 1, upTo + 1);
+    const hit = this.ring.before(before, limit);
+    if (hit) return { messages: hit, more: (hit[0]?.seq ?? 1) > 1 };
+    return later(this.load({ before, limit }).then((ms) => ({ messages: ms, more: (ms[0]?.seq ?? 1) > 1 })));
+  }
+
+  subscribe(a: Caller & { after?: number }): Results['subscribe'] | Deferred<Results['subscribe']> {
+    this.visible(a);
+    this.member(a);
+    this.touch();
+    const { hub, limits } = this.deps;
+    // Subscribe before reading the replay: anything committed from now on is
+    // delivered live, and the replay stops at the seq known at this instant.
+    if (hub.subscribe(this.id, a.conn)) this.presence(a, true);
+    const upTo = this.lastSeq;
+    if (a.after === undefined || a.after >= upTo) return { lastSeq: upTo, messages: [], complete: true };
+    const hit = this.ring.after(a.after, upTo, limits.replayCap);
+    const done = (ms: MessageView[]) => ({ lastSeq: upTo, messages: ms, complete: (ms.at(-1)?.seq ?? a.after!) >= upTo });
+    if (hit) return done(hit);
+    return later(this.load({ after: a.after, limit: limits.replayCap }).then((ms) => done(ms.filter((m) => m.seq <= upTo))));
+  }
+
+  unsubscribe(a: Caller): Record<string, never> {
+    if (this.deps.hub.unsubscribe(this.id, a.conn)) this.presence(a, false);
+    return {};
+  }
+
+  read(a: Caller & { seq: number }): Deferred<Results['read']> {
+    this.member(a);
+    const seq = Math.min(a.seq, this.lastSeq);
+    return later(this.deps.store.markRead(this.id, a.user, seq).then((lastReadSeq) => ({ lastReadSeq })));
+  }
+
+  who(a: Caller): { members: { user: number; name: string; role: Role; online: boolean }[] } {
+    this.visible(a);
+    const online = this.deps.hub.onlineUsers(this.id);
+    const members = [...this.members].map(([user, m]) => ({ user, name: m.name, role: m.role, online: online.has(user) }));
+    return { members };
+  }
+
+  typing(a: Caller): Record<string, never> {
+    this.member(a);
+    this.deps.hub.deliver(this.id, { ev: 'typing', channel: this.id, user: a.user, name: a.name }, a.conn);
+    return {};
+  }
+
+  // ---- internals
+
+  /** Throws NO_SUCH_CHANNEL when the caller may not even know the channel exists. */
+  private visible(a: Caller): void {
+    if (this.rec.kind !== 'public' && !this.members.has(a.user)) throw noSuchChannel();
+  }
+
+  private member(a: Caller): Member {
+    this.visible(a);
+    const m = this.members.get(a.user);
+    if (!m) throw new TertuliaError(ErrorCode.NOT_MEMBER, 'join the channel first');
+    return m;
+  }
+
+  private async authorOf(a: Caller, seq: number): Promise<void> {
+    this.member(a);
+    const m = this.ring.get(seq) ?? (await this.deps.store.getMessage(this.id, seq).then((r) => (r ? toView(r) : undefined)));
+    if (!m || m.deleted) throw new TertuliaError(ErrorCode.NO_SUCH_MESSAGE, `no message ${seq}`);
+    if (m.sender !== a.user) throw new TertuliaError(ErrorCode.NOT_AUTHOR, 'only the author may change a message');
+  }
+
+  private describe(user: number): ChannelInfo {
+    const info: ChannelInfo = {
+      id: this.id,
+      name: this.rec.name,
+      kind: this.rec.kind,
+      topic: this.rec.topic,
+      lastSeq: this.lastSeq,
+    };
+    const m = this.members.get(user);
+    if (m) info.role = m.role;
+    if (this.rec.kind === 'direct') {
+      for (const [id, other] of this.members) if (id !== user) info.peer = other.name;
+    }
+    return info;
+  }
+
+  private async load(q: { before?: number; after?: number; limit: number }): Promise<MessageView[]> {
+    return (await this.deps.store.history(this.id, q)).map(toView);
+  }
+
+  private onCommitted(batch: Committed[]): void {
+    const { hub } = this.deps;
+    for (const c of batch) {
+      const v: MessageView = {
+        channel: this.id,
+        seq: c.outcome.seq,
+        sender: c.msg.senderId,
+        from: c.senderName,
+        body: c.msg.body,
+        ts: c.outcome.ts,
+        cmid: c.msg.cmid,
+      };
+      if (v.seq > this.lastSeq) this.lastSeq = v.seq;
+      this.ring.push(v);
+      hub.deliver(this.id, { ev: 'msg', ...v });
+    }
+  }
+
+  private onEdited(seq: number, body: string, at: number): void {
+    const m = this.ring.get(seq);
+    if (m) {
+      m.body = body;
+      m.edited = at;
+    }
+    this.deps.hub.deliver(this.id, { ev: 'edit', channel: this.id, seq, body, edited: at });
+  }
+
+  private onDeleted(seq: number): void {
+    const m = this.ring.get(seq);
+    if (m) {
+      m.body = '';
+      m.deleted = true;
+    }
+    this.deps.hub.deliver(this.id, { ev: 'delete', channel: this.id, seq });
+  }
+
+  private memberEvent(user: number, name: string, action: 'joined' | 'left' | 'invited' | 'kicked' | 'role', role?: Role): void {
+    const ev: Record<string, unknown> = { ev: 'member', channel: this.id, user, name, action };
+    if (role) ev.role = role;
+    this.deps.hub.deliver(this.id, ev);
+  }
+
+  private presence(a: Caller, online: boolean): void {
+    this.deps.hub.deliver(this.id, { ev: 'presence', channel: this.id, user: a.user, name: a.name, online }, a.conn);
+  }
+
+  private touch(): void {
+    this.lastUse = Date.now();
+  }
+
+  private checkIdle(): void {
+    if (this.deps.hub.subscribers(this.id) > 0 || this.writer.depth > 0) return;
+    if (Date.now() - this.lastUse < this.deps.limits.idleMs) return;
+    this.stopSelf();
+  }
+}
+
+type ChannelProtocolImpl = { [K in keyof ChannelProtocol]: unknown };

@@ -1,0 +1,36 @@
+import type { ChannelInfo, MemberView, MessageView, Results, Role } from '../../protocol/messages.js';
+import type { UserRecord } from '../../runtime/ports.js';
+
+/** Who is asking: the authenticated user and the connection the request came on. */
+export interface Caller {
+  user: number;
+  name: string;
+  conn: number;
+}
+
+export interface HistoryArgs {
+  before?: number;
+  after?: number;
+  limit?: number;
+}
+
+/** The messages a channel actor answers; each handler gets one argument. */
+export interface ChannelProtocol {
+  info(a: Caller): ChannelInfo;
+  join(a: Caller): ChannelInfo;
+  leave(a: Caller): Record<string, never>;
+  invite(a: Caller & { target: UserRecord }): Record<string, never>;
+  kick(a: Caller & { target: UserRecord }): Record<string, never>;
+  role(a: Caller & { target: UserRecord; role: Exclude<Role, 'owner'> }): Record<string, never>;
+  send(a: Caller & { cmid: string; body: string }): Results['send'];
+  edit(a: Caller & { seq: number; body: string }): Results['edit'];
+  delete(a: Caller & { seq: number }): Results['delete'];
+  history(a: Caller & HistoryArgs): Results['history'];
+  subscribe(a: Caller & { after?: number }): Results['subscribe'];
+  unsubscribe(a: Caller): Record<string, never>;
+  read(a: Caller & { seq: number }): Results['read'];
+  who(a: Caller): { members: MemberView[] };
+  typing(a: Caller): Record<string, never>;
+}
+
+export type { MessageView };

@@ -1,0 +1,100 @@
+import type { Logger } from 'pino';
+import { ErrorCode, TertuliaError } from '../protocol/errors.js';
+import { ActorStoppedError, type ActorKernel, type ActorRef, type Handlers, type SerialActor, type Topic } from './kernel.js';
+
+import type { Arg, Res } from './kernel.js';
+
+/** Makes the actor for a key, or throws a TertuliaError when the key names nothing. */
+export type ActorMaker<P> = (key: number, stopped: () => void) => Promise<() => SerialActor<P> & Handlers<P>>;
+
+/**
+ * Keeps at most one live actor per key in this pod, activating on first use.
+ * Concurrent first requests share one activation; an actor that stops (idle,
+ * or fenced) is forgotten and the next request activates a fresh one.
+ */
+export class ActorDirectory<P> {
+  private readonly active = new Map<number, Promise<ActorRef<P>>>();
+  private readonly resolved = new Map<number, ActorRef<P>>();
+  // A key's old actor must be fully gone before the kernel accepts a new one.
+  private readonly stopping = new Map<number, Promise<void>>();
+
+  constructor(
+    private readonly kind: string,
+    private readonly kernel: ActorKernel,
+    private readonly make: ActorMaker<P>,
+    private readonly opts: { maxActors: number },
+    private readonly log: Logger,
+  ) {}
+
+  get activeCount(): number {
+    return this.active.size;
+  }
+
+  has(key: number): boolean {
+    return this.active.has(key);
+  }
+
+  /** Asks the key's actor; retried on a fresh activation when it was stopping at that instant. */
+  async ask<K extends Topic<P>>(key: number, topic: K, arg: Arg<P, K>): Promise<Res<P, K>> {
+    for (let attempt = 0; ; attempt++) {
+      const ref = await this.ref(key);
+      try {
+        return (await ref.ask(topic, arg as never)) as Res<P, K>;
+      } catch (err) {
+        if (!isGone(err) || attempt >= 3) throw err;
+        this.forget(key, ref);
+      }
+    }
+  }
+
+  private ref(key: number): Promise<ActorRef<P>> {
+    const cur = this.active.get(key);
+    if (cur) return cur;
+    if (this.active.size >= this.opts.maxActors) {
+      return Promise.reject(new TertuliaError(ErrorCode.BUSY, `too many active ${this.kind} actors`, { retryMs: 1000 }));
+    }
+    const p = this.activate(key);
+    this.active.set(key, p);
+    p.catch(() => {
+      if (this.active.get(key) === p) this.active.delete(key);
+    });
+    return p;
+  }
+
+  private async activate(key: number): Promise<ActorRef<P>> {
+    await this.stopping.get(key);
+    let ref: ActorRef<P> | null = null;
+    const factory = await this.make(key, () => {
+      if (ref) this.forget(key, ref);
+    });
+    ref = await this.kernel.spawn<P>(`${this.kind}:${key}`, factory);
+    this.resolved.set(key, ref);
+    return ref;
+  }
+
+  private forget(key: number, ref: ActorRef<P>): void {
+    if (this.resolved.get(key) !== ref) return;
+    this.resolved.delete(key);
+    this.active.delete(key);
+    const done = this.kernel
+      .stop(ref)
+      .catch((err) => this.log.debug({ err, key, kind: this.kind }, 'stop after deactivation'))
+      .finally(() => {
+        if (this.stopping.get(key) === done) this.stopping.delete(key);
+      });
+    this.stopping.set(key, done);
+  }
+
+  /** Stops every actor, letting in-flight work finish. */
+  async stopAll(): Promise<void> {
+    const refs = await Promise.allSettled([...this.active.values()]);
+    this.active.clear();
+    this.resolved.clear();
+    await Promise.allSettled(refs.flatMap((r) => (r.status === 'fulfilled' ? [this.kernel.stop(r.value)] : [])));
+  }
+}
+
+/** An actor that stopped or moved between lookup and delivery. */
+function isGone(err: unknown): boolean {
+  return err instanceof ActorStoppedError || (err instanceof TertuliaError && err.code === ErrorCode.NOT_OWNER);
+}

@@ -1,0 +1,163 @@
+/**
+ * Configuration: read from flags and TERTULIA_* environment variables, parsed,
+ * validated, defaulted and frozen once. One error lists every problem.
+ */
+
+export interface Config {
+  host: string;
+  port: number;
+  /** Embedded database and blob files live here when no DATABASE_URL is set. */
+  dataDir: string;
+  /** A real PostgreSQL; when absent the embedded PGlite is used. */
+  databaseUrl: string | null;
+  databasePool: number;
+  logLevel: string;
+  maxFrameBytes: number;
+  maxOutboundBytes: number;
+  maxPending: number;
+  maxConnections: number;
+  heartbeatMs: number;
+  idleTimeoutMs: number;
+  historyPage: number;
+  replayCap: number;
+  tokenTtlMs: number;
+  askTimeoutMs: number;
+  mailboxCap: number;
+  batchMax: number;
+  pendingWritesCap: number;
+  channelIdleMs: number;
+  ringSize: number;
+  sendRatePerSec: number;
+  sendBurst: number;
+  scryptCost: number;
+}
+
+type Kind = 'int' | 'string' | 'url' | 'level';
+
+interface Setting {
+  key: keyof Config;
+  flag: string;
+  env: string;
+  kind: Kind;
+  def: number | string | null;
+  min?: number;
+  max?: number;
+}
+
+const S = (key: keyof Config, kind: Kind, def: number | string | null, min?: number, max?: number): Setting => {
+  const flag = key.replace(/[A-Z]/g, (c) => '-' + c.toLowerCase());
+  const env = 'TERTULIA_' + flag.replace(/-/g, '_').toUpperCase();
+  return { key, flag, env, kind, def, min, max };
+};
+
+const MiB = 1024 * 1024;
+
+export const SETTINGS: readonly Setting[] = [
+  S('host', 'string', '127.0.0.1'),
+  S('port', 'int', 7600, 0, 65535),
+  S('dataDir', 'string', './.data'),
+  { ...S('databaseUrl', 'url', null), env: 'DATABASE_URL' },
+  S('databasePool', 'int', 10, 1, 200),
+  S('logLevel', 'level', 'info'),
+  S('maxFrameBytes', 'int', MiB, 1024, 64 * MiB),
+  S('maxOutboundBytes', 'int', 4 * MiB, 64 * 1024, 1024 * MiB),
+  S('maxPending', 'int', 256, 1, 65536),
+  S('maxConnections', 'int', 20000, 1, 1_000_000),
+  S('heartbeatMs', 'int', 15000, 100, 3_600_000),
+  S('idleTimeoutMs', 'int', 45000, 300, 3_600_000),
+  S('historyPage', 'int', 200, 1, 10000),
+  S('replayCap', 'int', 200, 1, 10000),
+  S('tokenTtlMs', 'int', 30 * 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
+  S('askTimeoutMs', 'int', 10000, 10, 600_000),
+  S('mailboxCap', 'int', 4096, 1, 1_000_000),
+  S('batchMax', 'int', 512, 1, 10000),
+  S('pendingWritesCap', 'int', 4096, 1, 1_000_000),
+  S('channelIdleMs', 'int', 5 * 60_000, 100, 24 * 3600 * 1000),
+  S('ringSize', 'int', 256, 0, 100_000),
+  S('sendRatePerSec', 'int', 20, 1, 1_000_000),
+  S('sendBurst', 'int', 60, 1, 1_000_000),
+  S('scryptCost', 'int', 16384, 2, 1 << 20),
+];
+
+const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']);
+
+export class ConfigError extends Error {
+  readonly problems: string[];
+  constructor(problems: string[]) {
+    super('invalid configuration:\n  - ' + problems.join('\n  - '));
+    this.name = 'ConfigError';
+    this.problems = problems;
+  }
+}
+
+/** Parses `--name value` / `--name=value` flags; positional words are returned apart. */
+export function parseFlags(argv: readonly string[]): { flags: Map<string, string>; rest: string[] } {
+  const flags = new Map<string, string>();
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) {
+      rest.push(a);
+      continue;
+    }
+    const eq = a.indexOf('=');
+    if (eq > 0) flags.set(a.slice(2, eq), a.slice(eq + 1));
+    else if (i + 1 < argv.length && !argv[i + 1]!.startsWith('--')) flags.set(a.slice(2), argv[++i]!);
+    else flags.set(a.slice(2), 'true');
+  }
+  return { flags, rest };
+}
+
+/** Builds the frozen config: flags override environment, which overrides defaults. */
+export function loadConfig(
+  flags: ReadonlyMap<string, string> = new Map(),
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<Config> = {},
+): Readonly<Config> {
+  const problems: string[] = [];
+  const out: Record<string, unknown> = {};
+  const known = new Set(SETTINGS.map((s) => s.flag));
+  for (const f of flags.keys()) if (!known.has(f)) problems.push(`unknown flag --${f}`);
+  for (const s of SETTINGS) {
+    if (s.key in overrides) {
+      out[s.key] = overrides[s.key];
+      continue;
+    }
+    const raw = flags.get(s.flag) ?? env[s.env];
+    const where = flags.has(s.flag) ? `--${s.flag}` : s.env;
+    if (raw === undefined || raw === '') {
+      out[s.key] = s.def;
+      continue;
+    }
+    out[s.key] = parseValue(s, raw, where, problems);
+  }
+  const cfg = out as unknown as Config;
+  if (cfg.idleTimeoutMs <= cfg.heartbeatMs) problems.push('idleTimeoutMs must be greater than heartbeatMs');
+  if (cfg.sendBurst < 1) problems.push('sendBurst must be at least 1');
+  if (problems.length) throw new ConfigError(problems);
+  return Object.freeze(cfg);
+}
+
+function parseValue(s: Setting, raw: string, where: string, problems: string[]): unknown {
+  switch (s.kind) {
+    case 'int': {
+      if (!/^-?\d+$/.test(raw)) {
+        problems.push(`${where}: "${raw}" is not an integer`);
+        return s.def;
+      }
+      const n = Number(raw);
+      if ((s.min !== undefined && n < s.min) || (s.max !== undefined && n > s.max)) {
+        problems.push(`${where}: ${n} is outside ${s.min}..${s.max}`);
+      }
+      return n;
+    }
+    case 'url':
+      if (!/^postgres(ql)?:\/\//.test(raw)) problems.push(`${where}: expected a postgres:// or postgresql:// URL`);
+      return raw;
+    case 'level':
+      if (!LEVELS.has(raw)) problems.push(`${where}: "${raw}" is not one of ${[...LEVELS].join(', ')}`);
+      return raw;
+    default:
+      return raw;
+  }
+}

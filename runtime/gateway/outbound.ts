@@ -1,0 +1,57 @@
+import type { Socket } from 'node:net';
+
+/**
+ * Batches frames written in one tick into a single writev, and enforces a cap
+ * on bytes the peer has not yet taken. Past the cap the connection is a slow
+ * consumer: the owner is told and stops writing; memory stays bounded.
+ */
+export class Outbound {
+  private queue: Buffer[] = [];
+  private queued = 0;
+  private scheduled = false;
+  private overflowed = false;
+
+  constructor(
+    private readonly socket: Socket,
+    private readonly capBytes: number,
+    private readonly onOverflow: () => void,
+  ) {}
+
+  /** Bytes accepted but not yet handed to the kernel's socket buffer. */
+  get backlog(): number {
+    return this.queued + this.socket.writableLength;
+  }
+
+  write(frame: Buffer): void {
+    if (this.overflowed || this.socket.destroyed) return;
+    if (this.backlog + frame.length > this.capBytes) {
+      this.overflowed = true;
+      this.queue = [];
+      this.queued = 0;
+      this.onOverflow();
+      return;
+    }
+    this.queue.push(frame);
+    this.queued += frame.length;
+    if (!this.scheduled) {
+      this.scheduled = true;
+      queueMicrotask(this.flush);
+    }
+  }
+
+  /** Writes everything queued now; used before a close. */
+  readonly flush = (): void => {
+    this.scheduled = false;
+    const q = this.queue;
+    if (q.length === 0 || this.socket.destroyed) return;
+    this.queue = [];
+    this.queued = 0;
+    if (q.length === 1) {
+      this.socket.write(q[0]!);
+      return;
+    }
+    this.socket.cork();
+    for (const b of q) this.socket.write(b);
+    this.socket.uncork();
+  };
+}

@@ -1,0 +1,136 @@
+/**
+ * The composition root: the only place that picks adapters. With no database
+ * URL the pod runs on the embedded PGlite in its data directory.
+ */
+import { mkdirSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import type { Logger } from 'pino';
+import { ActorKernel } from '../actors/kernel.js';
+import { ActorDirectory } from '../actors/directory.js';
+import { Hub } from '../actors/hub.js';
+import { channelRouter, type ChannelRouter } from '../actors/router.js';
+import { UserActor, type UserProtocol } from '../actors/user-actor.js';
+import type { Limits } from '../protocol/messages.js';
+import { ErrorCode, TertuliaError } from '../protocol/errors.js';
+import { AuthService } from './auth.js';
+import type { Config } from './config.js';
+import { Gateway } from './gateway/gateway.js';
+import { Session } from './gateway/session.js';
+import { createLogger } from './log.js';
+import type { Store } from './ports.js';
+import { openStore } from './store/open.js';
+
+export interface RunningNode {
+  readonly host: string;
+  readonly port: number;
+  readonly store: Store;
+  readonly channels: ChannelRouter;
+  readonly gateway: Gateway;
+  /** Drains clients, lets channel writes commit, closes the database. Idempotent. */
+  stop(): Promise<void>;
+}
+
+export const SERVER_NAME = 'tertulia/0.1.0';
+
+export async function startNode(cfg: Readonly<Config>, log: Logger = createLogger(cfg.logLevel)): Promise<RunningNode> {
+  const database = await openDatabase(cfg, log);
+  const { store } = database;
+  const kernel = await ActorKernel.start({
+    log: log.child({ component: 'kernel' }),
+    askTimeoutMs: cfg.askTimeoutMs,
+    mailboxCap: cfg.mailboxCap,
+  });
+  const hub = new Hub();
+  const channels = channelRouter(
+    kernel,
+    store,
+    {
+      store,
+      hub,
+      log: log.child({ component: 'channel' }),
+      limits: {
+        historyPage: cfg.historyPage,
+        replayCap: cfg.replayCap,
+        ringSize: cfg.ringSize,
+        batchMax: cfg.batchMax,
+        pendingWritesCap: cfg.pendingWritesCap,
+        idleMs: cfg.channelIdleMs,
+      },
+    },
+    { maxActors: 200_000 },
+    log,
+  );
+  const users = new ActorDirectory<UserProtocol>(
+    'user',
+    kernel,
+    async (id, stopped) => {
+      const user = await store.getUser(id);
+      if (!user) throw new TertuliaError(ErrorCode.NO_SUCH_USER, 'no such user');
+      return () =>
+        new UserActor(
+          user,
+          {
+            store,
+            router: channels,
+            hub,
+            log,
+            limits: { sendRatePerSec: cfg.sendRatePerSec, sendBurst: cfg.sendBurst, findMax: 100 },
+            stopped,
+          },
+        );
+    },
+    { maxActors: cfg.maxConnections },
+    log,
+  );
+  const auth = new AuthService(store, { tokenTtlMs: cfg.tokenTtlMs, scryptCost: cfg.scryptCost });
+  const limits: Limits = {
+    maxFrameBytes: cfg.maxFrameBytes,
+    maxBodyChars: 4000,
+    historyPage: cfg.historyPage,
+    maxPending: cfg.maxPending,
+    heartbeatMs: cfg.heartbeatMs,
+    idleTimeoutMs: cfg.idleTimeoutMs,
+  };
+  const sessionLog = log.child({ component: 'session' });
+  const gateway = new Gateway(
+    {
+      host: cfg.host,
+      port: cfg.port,
+      maxConnections: cfg.maxConnections,
+      idleTimeoutMs: cfg.idleTimeoutMs,
+      maxFrameBytes: cfg.maxFrameBytes,
+      maxOutboundBytes: cfg.maxOutboundBytes,
+      maxPending: cfg.maxPending,
+    },
+    log.child({ component: 'gateway' }),
+    (conn) => new Session(conn, { auth, users, hub, limits, server: SERVER_NAME, log: sessionLog }),
+  );
+  let addr: { host: string; port: number };
+  try {
+    addr = await gateway.listen();
+  } catch (err) {
+    await kernel.shutdown();
+    await database.close();
+    throw err;
+  }
+  log.info({ host: addr.host, port: addr.port, database: database.kind }, 'tertulia listening');
+
+  let stopping: Promise<void> | null = null;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await gateway.stop();
+      await channels.stopAll();
+      await users.stopAll();
+      await kernel.shutdown();
+      await database.close();
+      log.info('tertulia stopped');
+    })());
+  return { host: addr.host, port: addr.port, store, channels, gateway, stop };
+}
+
+async function openDatabase(cfg: Readonly<Config>, log: Logger) {
+  if (cfg.databaseUrl) return openStore({ url: cfg.databaseUrl, poolSize: cfg.databasePool, log });
+  const dir = resolve(cfg.dataDir);
+  mkdirSync(dir, { recursive: true });
+  return openStore({ embeddedDir: join(dir, 'pg'), log });
+}
