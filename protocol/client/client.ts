@@ -53,9 +53,10 @@ export class TertuliaClient extends ClientCore {
   }
 
   /** Leaves a channel. */
-  leave(channel: number, opts?: RequestOptions): Promise<Results['leave']> {
+  async leave(channel: number, opts?: RequestOptions): Promise<Results['leave']> {
+    const r = await this.request('leave', { channel }, opts);
     this.subscriptions.forget(channel);
-    return this.request('leave', { channel }, opts);
+    return r;
   }
 
   /** Makes a user a member of a channel. */

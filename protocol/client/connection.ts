@@ -15,8 +15,8 @@ import { FRAME_HEADER_BYTES, FrameDecoder } from '../frame.js';
  * unknown (the server may have applied it) and the request may be retried.
  */
 export class ConnectionLostError extends TertuliaError {
-  constructor(cause?: unknown) {
-    super(ErrorCode.TIMEOUT, 'connection lost before the reply', cause === undefined ? undefined : { cause });
+  constructor(cause?: unknown, message = 'connection lost before the reply') {
+    super(ErrorCode.TIMEOUT, message, cause === undefined ? undefined : { cause });
     this.name = 'ConnectionLostError';
   }
 }

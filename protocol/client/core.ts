@@ -6,9 +6,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { ErrorCode, RETRYABLE, TertuliaError } from '../errors.js';
-import { PROTOCOL_VERSION, type Events, type Limits, type MessageView, type Op, type Requests, type Results } from '../messages.js';
+import { type Events, type Limits, type MessageView, type Op, type Requests, type Results } from '../messages.js';
 import { Backoff, jitterAbove, sleep, type BackoffOptions } from './backoff.js';
 import { Connection, ConnectionLostError, toError } from './connection.js';
+import { handshake } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
 import { Subscriptions } from './subscriptions.js';
 import type { ClientEvents, ClientOptions, ClientState, RequestOptions, SessionUser } from './types.js';
@@ -61,7 +62,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
     this.subscriptions = new Subscriptions(
       {
         request: (op, args) => this.rawRequest(op, args),
-        deliver: (m) => this.emit('message', m),
+        deliver: (m) => this.fire('message', m),
         dropped: (channel, error) => this.report(error, { channel }),
         historyPage: () => this.serverLimits?.historyPage ?? 200,
         signal: this.abort.signal,
@@ -171,7 +172,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
   /** A request on the current connection as it is, for internal traffic (no waiting, no cap of ours). */
   private rawRequest<K extends Op>(op: K, args: Requests[K]): Promise<Results[K]> {
     const conn = this.currentState === 'connected' ? this.conn : null;
-    if (!conn) return Promise.reject(new ConnectionLostError());
+    if (!conn) return Promise.reject(new ConnectionLostError(undefined, 'not connected'));
     return conn.request(op, args, this.opts.requestTimeoutMs) as Promise<Results[K]>;
   }
 
@@ -181,7 +182,9 @@ export class ClientCore extends EventEmitter<ClientEvents> {
       const check = (): boolean => {
         if (this.currentState === 'connected' && this.conn) resolve(this.conn);
         else if (this.currentState === 'closed') reject(clientClosedError());
-        else if (this.currentState === 'disconnected' || this.currentState === 'idle') reject(new ConnectionLostError());
+        else if (this.currentState === 'disconnected' || this.currentState === 'idle') {
+          reject(new ConnectionLostError(undefined, 'not connected; call connect()'));
+        }
         else if (Date.now() >= deadline) reject(new TertuliaError(ErrorCode.TIMEOUT, `${op}: not connected in time`));
         else return false;
         return true;
@@ -241,38 +244,26 @@ export class ClientCore extends EventEmitter<ClientEvents> {
     }
     this.conn = conn;
     try {
-      const timeout = this.opts.requestTimeoutMs;
-      const hello = (await conn.request(
-        'hello',
-        this.opts.name === undefined ? { version: PROTOCOL_VERSION } : { version: PROTOCOL_VERSION, client: this.opts.name },
-        timeout,
-      )) as Results['hello'];
-      if (hello.version !== PROTOCOL_VERSION) {
-        throw new TertuliaError(ErrorCode.UNSUPPORTED_VERSION, `server speaks version ${hello.version}`);
+      const r = await handshake(conn, {
+        client: this.opts.name,
+        token: this.sessionToken,
+        maxPending: this.opts.maxPending,
+        timeoutMs: this.opts.requestTimeoutMs,
+      });
+      this.serverLimits = r.hello.limits;
+      if (r.auth) this.sessionUser = { user: r.auth.user, name: r.auth.name };
+      if (r.tokenRefused) {
+        // The session is gone (revoked or expired): carry on unauthenticated, without subscriptions.
+        this.sessionToken = undefined;
+        this.sessionUser = undefined;
+        this.subscriptions.clear();
+        this.report(r.tokenRefused, {});
       }
-      this.serverLimits = hello.limits;
-      conn.maxOutgoingFrameBytes = hello.limits.maxFrameBytes;
-      conn.maxPending = Math.min(this.opts.maxPending, hello.limits.maxPending);
-      if (this.sessionToken !== undefined) await this.resumeSession(conn, this.sessionToken, timeout);
-      return hello;
+      return r.hello;
     } catch (err) {
       if (this.conn === conn) this.conn = null;
       await conn.close(err instanceof Error ? err : undefined);
       throw err;
-    }
-  }
-
-  private async resumeSession(conn: Connection, token: string, timeoutMs: number): Promise<void> {
-    try {
-      const r = (await conn.request('auth', { token }, timeoutMs)) as Results['auth'];
-      this.sessionUser = { user: r.user, name: r.name };
-    } catch (err) {
-      if (!(err instanceof TertuliaError) || err.code !== ErrorCode.INVALID_TOKEN) throw err;
-      // The session is gone (revoked or expired): carry on unauthenticated, without subscriptions.
-      this.sessionToken = undefined;
-      this.sessionUser = undefined;
-      this.subscriptions.clear();
-      this.report(err, {});
     }
   }
 
@@ -296,7 +287,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
     this.stopHeartbeat();
     const willReconnect = this.opts.reconnect !== false;
     this.setState(willReconnect ? 'reconnecting' : 'disconnected');
-    this.emit('disconnect', error === undefined ? { willReconnect } : { error, willReconnect });
+    this.fire('disconnect', error === undefined ? { willReconnect } : { error, willReconnect });
     if (willReconnect) void this.reconnectLoop();
   }
 
@@ -319,7 +310,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
       }
       if (this.currentState !== 'reconnecting') return;
       this.established();
-      this.emit('reconnect', { attempts: backoff.attempts });
+      this.fire('reconnect', { attempts: backoff.attempts });
       return;
     }
   }
@@ -333,14 +324,14 @@ export class ClientCore extends EventEmitter<ClientEvents> {
         const e = m as unknown as Events['member'];
         // The server ends a kicked user's subscription; forget it so resume does not retry it.
         if (e.action === 'kicked' && e.user === this.sessionUser?.user) this.subscriptions.forget(e.channel);
-        this.emit('member', strip(e));
+        this.fire('member', strip(e));
         return;
       }
       case 'edit':
       case 'delete':
       case 'typing':
       case 'presence':
-        this.emit(m.ev, strip(m) as never);
+        this.fire(m.ev, strip(m) as never);
         return;
       case 'error':
         this.report(toError(m.error), {});
@@ -352,7 +343,22 @@ export class ClientCore extends EventEmitter<ClientEvents> {
 
   /** Emits 'error' only when someone listens: EventEmitter would throw otherwise. */
   private report(error: TertuliaError, context: { channel?: number }): void {
-    if (this.listenerCount('error') > 0) this.emit('error', error, context);
+    if (this.listenerCount('error') > 0) this.fire('error', error, context);
+  }
+
+  /**
+   * Emits without letting a throwing listener unwind into our own state
+   * (a half-delivered batch, a half-parsed socket chunk); the error is rethrown
+   * on its own, as an uncaught exception like any listener's.
+   */
+  private fire<K extends keyof ClientEvents>(name: K, ...args: ClientEvents[K]): void {
+    try {
+      (this.emit as (n: K, ...a: ClientEvents[K]) => boolean)(name, ...args);
+    } catch (err) {
+      queueMicrotask(() => {
+        throw err;
+      });
+    }
   }
 
   private stopHeartbeat(): void {
@@ -364,7 +370,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
     if (next === this.currentState) return;
     this.currentState = next;
     for (const w of [...this.stateWaiters]) w();
-    this.emit('state', next);
+    this.fire('state', next);
   }
 }
 

@@ -1,9 +1,9 @@
 /**
  * MikroORM metadata for the tables that migrations create. The store reads and
  * writes through SQL on the hot paths (DESIGN.md: unit-of-work flush costs ~50 µs
- * per entity), so these schemas mainly give MikroORM its metadata, let tools and
- * the query builder name columns, and let a schema diff spot drift from the
- * hand-written migrations. Ids and seqs are bigint columns mapped to JS numbers:
+ * per entity), so these schemas mainly give MikroORM its metadata and let tools
+ * and the query builder name columns; the hand-written migrations are the
+ * schema's source of truth. Ids and seqs are bigint columns mapped to JS numbers:
  * every value stays below 2^53.
  */
 import { defineEntity, type InferEntity } from '@mikro-orm/core';

@@ -45,9 +45,17 @@ export class MessageLog {
       const found = new Map<string, AppendOutcome>();
       const candidates = [...unique.values()];
       const stored = await this.sql.query(
-        `select sender_id, client_msg_id, seq, ${epochMs('ts')} as ts_ms from messages
-         where channel_id = ? and (sender_id, client_msg_id) in (${tuples(candidates.length, 2)})`,
-        [channelId, ...candidates.flatMap((m) => [m.senderId, m.cmid])],
+        // One unique-index probe per key. An IN list or a plain join lets the
+        // planner scan every row of the channel (it did, growing with the
+        // channel); LIMIT 1 keeps the lateral subquery from being flattened.
+        `select k.sender_id, k.client_msg_id, m.seq, ${epochMs('m.ts')} as ts_ms
+         from (values ${tuples(candidates.length, 2)}) as k (sender_id, client_msg_id)
+         cross join lateral (
+           select seq, ts from messages
+           where channel_id = ? and sender_id = k.sender_id::bigint and client_msg_id = k.client_msg_id
+           limit 1
+         ) as m`,
+        [...candidates.flatMap((m) => [m.senderId, m.cmid]), channelId],
         tx,
       );
       for (const row of stored) {
