@@ -6,6 +6,8 @@
 export interface Config {
   host: string;
   port: number;
+  /** Port of /metrics, /healthz, /readyz; -1 turns it off, 0 picks a free one. */
+  metricsPort: number;
   /** Embedded database and blob files live here when no DATABASE_URL is set. */
   dataDir: string;
   /** A real PostgreSQL; when absent the embedded PGlite is used. */
@@ -55,6 +57,7 @@ const MiB = 1024 * 1024;
 export const SETTINGS: readonly Setting[] = [
   S('host', 'string', '127.0.0.1'),
   S('port', 'int', 7600, 0, 65535),
+  S('metricsPort', 'int', -1, -1, 65535),
   S('dataDir', 'string', './.data'),
   { ...S('databaseUrl', 'url', null), env: 'DATABASE_URL' },
   S('databasePool', 'int', 10, 1, 200),

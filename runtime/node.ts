@@ -3,7 +3,7 @@
  * URL the pod runs on the embedded PGlite in its data directory.
  */
 import { mkdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Logger } from 'pino';
 import { ActorKernel } from '../actors/kernel.js';
 import { ActorDirectory } from '../actors/directory.js';
@@ -18,11 +18,15 @@ import { Gateway } from './gateway/gateway.js';
 import { Session } from './gateway/session.js';
 import { createLogger } from './log.js';
 import type { Store } from './ports.js';
-import { openStore } from './store/open.js';
+import { embeddedDirOf, openStore } from './store/open.js';
+import { PodMetrics, serveMetrics } from './metrics.js';
 
 export interface RunningNode {
   readonly host: string;
   readonly port: number;
+  /** Port of the metrics/health endpoint, or null when off. */
+  readonly metricsPort: number | null;
+  readonly metrics: PodMetrics;
   readonly store: Store;
   readonly channels: ChannelRouter;
   readonly gateway: Gateway;
@@ -41,12 +45,14 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     mailboxCap: cfg.mailboxCap,
   });
   const hub = new Hub();
+  const metrics = new PodMetrics();
   const channels = channelRouter(
     kernel,
     store,
     {
       store,
       hub,
+      metrics,
       log: log.child({ component: 'channel' }),
       limits: {
         historyPage: cfg.historyPage,
@@ -101,6 +107,9 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       maxFrameBytes: cfg.maxFrameBytes,
       maxOutboundBytes: cfg.maxOutboundBytes,
       maxPending: cfg.maxPending,
+      onClose: (reason) => {
+        if (reason === 'slow_consumer') metrics.slowConsumers.inc();
+      },
     },
     log.child({ component: 'gateway' }),
     (conn) => new Session(conn, { auth, users, hub, limits, server: SERVER_NAME, log: sessionLog }),
@@ -113,24 +122,28 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     await database.close();
     throw err;
   }
-  log.info({ host: addr.host, port: addr.port, database: database.kind }, 'tertulia listening');
+  metrics.sample = () => ({ connections: gateway.connectionCount, channels: channels.activeCount, users: users.activeCount });
+  let serving = true;
+  const http = cfg.metricsPort >= 0 ? await serveMetrics(metrics, cfg.host, cfg.metricsPort, () => serving) : null;
+  log.info({ host: addr.host, port: addr.port, metricsPort: http?.port, database: database.kind }, 'tertulia listening');
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
     (stopping ??= (async () => {
+      serving = false;
       await gateway.stop();
       await channels.stopAll();
       await users.stopAll();
       await kernel.shutdown();
       await database.close();
+      await http?.close();
       log.info('tertulia stopped');
     })());
-  return { host: addr.host, port: addr.port, store, channels, gateway, stop };
+  return { host: addr.host, port: addr.port, metricsPort: http?.port ?? null, metrics, store, channels, gateway, stop };
 }
 
 async function openDatabase(cfg: Readonly<Config>, log: Logger) {
   if (cfg.databaseUrl) return openStore({ url: cfg.databaseUrl, poolSize: cfg.databasePool, log });
-  const dir = resolve(cfg.dataDir);
-  mkdirSync(dir, { recursive: true });
-  return openStore({ embeddedDir: join(dir, 'pg'), log });
+  mkdirSync(resolve(cfg.dataDir), { recursive: true });
+  return openStore({ embeddedDir: embeddedDirOf(cfg.dataDir), log });
 }

@@ -158,3 +158,10 @@ export interface Outlet {
   write(frame: Buffer): void;
   readonly closed: boolean;
 }
+
+/** What the write path reports about itself. */
+export interface WriteMetrics {
+  /** One group commit of `size` messages; `waitedMs` is each one's time from arrival to commit. */
+  committedBatch(size: number, waitedMs: number[]): void;
+  writeRefused(reason: 'busy' | 'fenced' | 'error'): void;
+}

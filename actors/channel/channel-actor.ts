@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
-import type { ChannelRecord, MessageRecord, Store } from '../../runtime/ports.js';
+import type { ChannelRecord, MessageRecord, Store, WriteMetrics } from '../../runtime/ports.js';
 import { SerialActor, later, type Deferred } from '../kernel.js';
 import type { Hub } from '../hub.js';
 import { HistoryRing } from './ring.js';
@@ -21,6 +21,7 @@ export interface ChannelDeps {
   store: Store;
   hub: Hub;
   log: Logger;
+  metrics: WriteMetrics;
   limits: ChannelLimits;
   /** Called once the actor has stopped, so the router can forget it. */
   stopped(): void;
@@ -82,6 +83,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
         deleted: (seq) => this.onDeleted(seq),
         fenced: () => this.stopSelf(),
       },
+      deps.metrics,
     );
   }
 

@@ -1,5 +1,5 @@
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
-import { StoreError, type AppendOutcome, type NewMessage, type Store } from '../../runtime/ports.js';
+import { StoreError, type AppendOutcome, type NewMessage, type Store, type WriteMetrics } from '../../runtime/ports.js';
 
 interface Settle<T> {
   resolve: (v: T) => void;
@@ -7,7 +7,7 @@ interface Settle<T> {
 }
 
 type Job =
-  | ({ kind: 'append'; msg: NewMessage; senderName: string } & Settle<AppendOutcome>)
+  | ({ kind: 'append'; msg: NewMessage; senderName: string; at: number } & Settle<AppendOutcome>)
   | ({ kind: 'edit'; seq: number; body: string } & Settle<number>)
   | ({ kind: 'delete'; seq: number } & Settle<void>);
 
@@ -44,6 +44,7 @@ export class ChannelWriter {
     private readonly epoch: () => number,
     private readonly opts: { batchMax: number; cap: number },
     private readonly hooks: WriterHooks,
+    private readonly metrics: WriteMetrics,
   ) {}
 
   get depth(): number {
@@ -51,7 +52,7 @@ export class ChannelWriter {
   }
 
   append(msg: NewMessage, senderName: string): Promise<AppendOutcome> {
-    return this.enqueue<AppendOutcome>((s) => ({ kind: 'append', msg, senderName, ...s }));
+    return this.enqueue<AppendOutcome>((s) => ({ kind: 'append', msg, senderName, at: performance.now(), ...s }));
   }
 
   edit(seq: number, body: string): Promise<number> {
@@ -78,6 +79,7 @@ export class ChannelWriter {
   private enqueue<T>(make: (s: Settle<T>) => Job): Promise<T> {
     if (this.dead) return Promise.reject(this.dead);
     if (this.queue.length >= this.opts.cap) {
+      this.metrics.writeRefused('busy');
       return Promise.reject(
         new TertuliaError(ErrorCode.BUSY, 'channel write queue is full', { retryMs: 50 + Math.floor(Math.random() * 50) }),
       );
@@ -119,6 +121,8 @@ export class ChannelWriter {
       for (const j of batch) j.reject(e);
       return;
     }
+    const now = performance.now();
+    this.metrics.committedBatch(batch.length, batch.map((j) => now - j.at));
     const fresh: Committed[] = [];
     for (let i = 0; i < batch.length; i++) {
       const o = outcomes[i]!;
@@ -152,6 +156,7 @@ export class ChannelWriter {
   private translate(err: unknown): unknown {
     if (err instanceof StoreError) {
       if (err.kind === 'fenced') {
+        this.metrics.writeRefused('fenced');
         const e = new TertuliaError(ErrorCode.NOT_OWNER, 'channel ownership moved; retry', { cause: err });
         this.close(e);
         this.hooks.fenced();
@@ -162,6 +167,7 @@ export class ChannelWriter {
         return new TertuliaError(ErrorCode.BUSY, 'database unavailable', { cause: err, retryMs: 500 });
       }
     }
+    this.metrics.writeRefused('error');
     return err;
   }
 }

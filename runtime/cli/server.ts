@@ -8,7 +8,7 @@ export async function runServer(args: string[]): Promise<number> {
   const log = createLogger(cfg.logLevel);
   const node = await startNode(cfg, log);
   // Machine-readable line for scripts and tests that start a pod on port 0.
-  process.stdout.write(JSON.stringify({ listening: { host: node.host, port: node.port } }) + '\n');
+  process.stdout.write(JSON.stringify({ listening: { host: node.host, port: node.port, metricsPort: node.metricsPort } }) + '\n');
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'draining');

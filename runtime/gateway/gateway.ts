@@ -8,6 +8,8 @@ export interface GatewayOptions extends ConnectionLimits {
   port: number;
   maxConnections: number;
   idleTimeoutMs: number;
+  /** Told of every close, for metrics. */
+  onClose?: (reason: CloseReason) => void;
 }
 
 /**
@@ -81,6 +83,7 @@ export class Gateway {
 
   private gone(conn: Connection, reason: CloseReason): void {
     this.conns.delete(conn.id);
+    this.opts.onClose?.(reason);
     this.log.debug({ conn: conn.id, reason }, 'connection closed');
   }
 

@@ -1,0 +1,113 @@
+/**
+ * Prometheus metrics and the health endpoint. One registry per pod so tests
+ * that run several pods in one process do not collide.
+ */
+import { createServer, type Server } from 'node:http';
+import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import type { WriteMetrics } from './ports.js';
+
+export class PodMetrics implements WriteMetrics {
+  readonly registry = new Registry();
+  private readonly persist = new Summary({
+    name: 'tertulia_persist_latency_seconds',
+    help: 'Time from a write reaching its channel to its commit',
+    percentiles: [0.5, 0.9, 0.99, 0.999],
+    maxAgeSeconds: 120,
+    ageBuckets: 4,
+    registers: [this.registry],
+  });
+  private readonly batch = new Histogram({
+    name: 'tertulia_commit_batch_messages',
+    help: 'Messages per group commit',
+    buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024],
+    registers: [this.registry],
+  });
+  private readonly committed = new Counter({
+    name: 'tertulia_messages_committed_total',
+    help: 'Messages committed',
+    registers: [this.registry],
+  });
+  private readonly refused = new Counter({
+    name: 'tertulia_writes_refused_total',
+    help: 'Writes refused, by reason (busy, fenced, error)',
+    labelNames: ['reason'],
+    registers: [this.registry],
+  });
+  /** Read at scrape time; set by the composition root. */
+  sample: () => { connections: number; channels: number; users: number } = () => ({ connections: 0, channels: 0, users: 0 });
+  private readonly connections: Gauge = new Gauge({
+    name: 'tertulia_connections',
+    help: 'Open client connections',
+    registers: [this.registry],
+    collect: (): void => this.connections.set(this.sample().connections),
+  });
+  private readonly actors: Gauge<'kind'> = new Gauge({
+    name: 'tertulia_actors',
+    help: 'Live actors by kind',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      const s = this.sample();
+      this.actors.set({ kind: 'channel' }, s.channels);
+      this.actors.set({ kind: 'user' }, s.users);
+    },
+  });
+  readonly slowConsumers = new Counter({
+    name: 'tertulia_slow_consumers_total',
+    help: 'Connections closed because they did not read fast enough',
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry });
+  }
+
+  committedBatch(size: number, waitedMs: number[]): void {
+    this.batch.observe(size);
+    this.committed.inc(size);
+    for (const ms of waitedMs) this.persist.observe(ms / 1000);
+  }
+
+  writeRefused(reason: 'busy' | 'fenced' | 'error'): void {
+    this.refused.inc({ reason });
+  }
+}
+
+/** Serves /metrics, /healthz and /readyz on a loopback or pod address. */
+export async function serveMetrics(
+  metrics: PodMetrics,
+  host: string,
+  port: number,
+  ready: () => boolean,
+): Promise<{ port: number; close(): Promise<void> }> {
+  const server: Server = createServer((req, res) => {
+    if (req.url === '/metrics') {
+      metrics.registry.metrics().then(
+        (body) => {
+          res.writeHead(200, { 'content-type': metrics.registry.contentType });
+          res.end(body);
+        },
+        () => {
+          res.writeHead(500);
+          res.end();
+        },
+      );
+    } else if (req.url === '/healthz') {
+      res.writeHead(200).end('ok\n');
+    } else if (req.url === '/readyz') {
+      const ok = ready();
+      res.writeHead(ok ? 200 : 503).end(ok ? 'ready\n' : 'not ready\n');
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => resolve());
+  });
+  const addr = server.address();
+  return {
+    port: typeof addr === 'object' && addr ? addr.port : port,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
