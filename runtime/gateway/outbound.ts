@@ -3,7 +3,9 @@ import type { Socket } from 'node:net';
 /**
  * Batches frames written in one tick into a single writev, and enforces a cap
  * on bytes the peer has not yet taken. Past the cap the connection is a slow
- * consumer: the owner is told and stops writing; memory stays bounded.
+ * consumer: the owner is told and stops writing; memory stays bounded by the
+ * cap plus one frame. The check is on the backlog before a frame, so one large
+ * reply (a history page) never trips it on a connection that keeps up.
  */
 export class Outbound {
   private queue: Buffer[] = [];
@@ -24,7 +26,7 @@ export class Outbound {
 
   write(frame: Buffer): void {
     if (this.overflowed || this.socket.destroyed) return;
-    if (this.backlog + frame.length > this.capBytes) {
+    if (this.backlog > this.capBytes) {
       this.overflowed = true;
       this.queue = [];
       this.queued = 0;

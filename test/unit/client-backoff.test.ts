@@ -51,6 +51,6 @@ test('sleep ends early when aborted', async (t) => {
   const done = sleep(10_000, ac.signal);
   setTimeout(() => ac.abort(), 20);
   await done;
-  t.true(Date.now() - started < 1000);
+  t.true(Date.now() - started < 5000, "well before the 10 s sleep");
   await sleep(5, ac.signal); // already aborted: resolves at once
 });

@@ -58,7 +58,7 @@ test('a request with no reply rejects with TIMEOUT after its timeout', async (t)
   const err = await t.throwsAsync(conn.request('ping', {}, 150), { instanceOf: TertuliaError });
   const elapsed = Date.now() - started;
   t.is(err?.code, ErrorCode.TIMEOUT);
-  t.true(elapsed >= 140 && elapsed < 2000, `${elapsed} ms`);
+  t.true(elapsed >= 140 && elapsed < 5000, `${elapsed} ms`);
   t.is(conn.pendingCount, 0, 'a timed-out request frees its slot');
   await until(() => srv.requests.length === 1);
   t.like(srv.requests[0], { op: 'ping' });
@@ -75,7 +75,7 @@ test('over the pending cap a request is refused at once, locally', async (t) => 
   const started = Date.now();
   const err = await t.throwsAsync(conn.request('who', { channel: 4 }, 5000), { instanceOf: TertuliaError });
   t.is(err?.code, ErrorCode.TOO_MANY_PENDING);
-  t.true(Date.now() - started < 100);
+  t.true(Date.now() - started < 4000, "not after waiting out the 5 s deadline");
   await until(() => srv.requests.length === 3);
   t.deepEqual(srv.requests.map((r) => r.channel), [1, 2, 3], 'the refused one was never sent');
   t.is(new Set(srv.requests.map((r) => r.id)).size, 3, 'ids are distinct');

@@ -1,0 +1,79 @@
+/**
+ * The measured connect phase: every user opens a fresh connection and resumes
+ * with its token (TCP connect + hello + auth, timed together as one connect),
+ * then subscribes to its channel (timed apart). Clients start in waves so the
+ * figure is the pod's answer to a crowd arriving, not to one SYN flood.
+ */
+import { TertuliaClient } from '../protocol/client/index.js';
+import type { MessageView } from '../protocol/messages.js';
+import type { TertuliaError } from '../protocol/errors.js';
+import { inParallel } from './concurrency.js';
+import type { Population } from './setup.js';
+import { Samples, Tally, errorKey } from './stats.js';
+
+export interface Member {
+  client: TertuliaClient;
+  channel: number;
+  /** Sends awaiting an ack, capped by the traffic phase. */
+  outstanding: number;
+}
+
+export interface ClientHooks {
+  message(m: MessageView): void;
+}
+
+export interface ConnectResult {
+  members: Member[];
+  connectMs: Samples;
+  subscribeMs: Samples;
+  failures: Tally;
+  /** Server error events and drops seen on any client for the rest of the run. */
+  serverErrors: Tally;
+  disconnects: Tally;
+}
+
+export async function connectAll(
+  host: string,
+  port: number,
+  pop: Population,
+  opts: { wave: number; requestTimeoutMs: number },
+  hooks: ClientHooks,
+): Promise<ConnectResult> {
+  const r: ConnectResult = {
+    members: [],
+    connectMs: new Samples(),
+    subscribeMs: new Samples(),
+    failures: new Tally(),
+    serverErrors: new Tally(),
+    disconnects: new Tally(),
+  };
+  for (let start = 0; start < pop.users.length; start += opts.wave) {
+    const wave = pop.users.slice(start, start + opts.wave);
+    await inParallel(wave, wave.length, async (u) => {
+      // No reconnect: a dropped client should show up as a drop, not be healed quietly.
+      const client = new TertuliaClient({ host, port, token: u.token, reconnect: false, requestTimeoutMs: opts.requestTimeoutMs, name: 'bench' });
+      client.on('message', hooks.message);
+      client.on('error', (err: TertuliaError) => r.serverErrors.add(errorKey(err)));
+      client.on('disconnect', (info) => r.disconnects.add(info.error ? errorKey(info.error) : 'closed by server'));
+      const t0 = performance.now();
+      try {
+        await client.connect();
+        if (!client.user) throw new Error('token refused');
+        const t1 = performance.now();
+        r.connectMs.add(t1 - t0);
+        await client.subscribe(u.channel);
+        r.subscribeMs.add(performance.now() - t1);
+        r.members.push({ client, channel: u.channel, outstanding: 0 });
+      } catch (err) {
+        r.failures.add(errorKey(err));
+        await client.close();
+      }
+    });
+  }
+  return r;
+}
+
+/** Closes every client, a few at a time so the pod sees an orderly leave. */
+export async function closeAll(members: readonly Member[]): Promise<void> {
+  await inParallel(members, 100, (m) => m.client.close());
+}
