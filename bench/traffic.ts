@@ -29,6 +29,8 @@ export interface TrafficResult {
   scheduled: number;
   sent: number;
   skippedAtCap: number;
+  /** Due sends whose client had been dropped. */
+  skippedDisconnected: number;
   ackedInWindow: number;
   acked: number;
   ackMs: Samples;
@@ -56,6 +58,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     scheduled: 0,
     sent: 0,
     skippedAtCap: 0,
+    skippedDisconnected: 0,
     ackedInWindow: 0,
     acked: 0,
     ackMs: new Samples(),
@@ -84,7 +87,11 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
   const fire = (): void => {
     const m = members[next++ % members.length]!;
     r.scheduled++;
-    if (m.outstanding >= o.perClientCap || m.client.state !== 'connected') {
+    if (m.client.state !== 'connected') {
+      r.skippedDisconnected++;
+      return;
+    }
+    if (m.outstanding >= o.perClientCap) {
       r.skippedAtCap++;
       return;
     }
@@ -112,7 +119,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
   }, 5);
   const progress = setInterval(() => {
     o.progress?.(
-      `  t=${((performance.now() - t0) / 1000).toFixed(0)}s sent=${r.sent} acked=${r.acked} inflight=${inflight} refused=${r.refused.total} skipped=${r.skippedAtCap} delivered=${r.delivered}`,
+      `  t=${((performance.now() - t0) / 1000).toFixed(0)}s sent=${r.sent} acked=${r.acked} inflight=${inflight} refused=${r.refused.total} skipped=${r.skippedAtCap + r.skippedDisconnected} delivered=${r.delivered}`,
     );
   }, 5000);
 

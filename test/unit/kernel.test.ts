@@ -203,7 +203,7 @@ test('stopSelf from a handler delivers the reply, runs onStop and refuses later 
 });
 
 test('stop fails queued asks and unanswered deferred replies instead of leaving them hanging', async (t) => {
-  const k = await kernel(t, { stopGraceMs: 50 });
+  const k = await kernel(t, { stopGraceMs: 10_000 });
   let actor!: Counter;
   const ref = await k.spawn('c', () => (actor = new Counter()));
   const deferred = ref.ask('commit', new Promise<string>(() => {}));
