@@ -6,6 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import { loopDelayMs } from './stats.js';
 
 /** Parsed samples: "name{labels}" → value. */
 export type Scrape = Map<string, number>;
@@ -62,7 +63,8 @@ export function writeView(s: Scrape): PodWriteView {
     refused,
     slowConsumers: sample(s, 'tertulia_slow_consumers_total'),
     batchMean: sample(s, 'tertulia_commit_batch_messages_sum') / sample(s, 'tertulia_commit_batch_messages_count'),
-    eventLoopLagP99Ms: sample(s, 'nodejs_eventloop_lag_p99_seconds') * 1000,
+    // prom-client samples with a 10 ms timer and reports whole intervals, like loopDelayMs corrects for.
+    eventLoopLagP99Ms: loopDelayMs(sample(s, 'nodejs_eventloop_lag_p99_seconds') * 1e9),
   };
 }
 

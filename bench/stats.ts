@@ -63,3 +63,10 @@ export function errorKey(err: unknown): string {
   if (typeof e?.code === 'string') return e.code;
   return String(e?.message ?? err).slice(0, 80);
 }
+
+export const LAG_RESOLUTION_MS = 10;
+
+/** Event-loop delay histograms record whole timer intervals, so an idle loop reads as the resolution: subtract it. */
+export function loopDelayMs(ns: number, resolutionMs = LAG_RESOLUTION_MS): number {
+  return Math.max(0, ns / 1e6 - resolutionMs);
+}

@@ -9,7 +9,7 @@ import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MessageView } from '../protocol/messages.js';
 import { sleep } from './concurrency.js';
 import type { Member } from './connect.js';
-import { Samples, Tally, errorKey } from './stats.js';
+import { LAG_RESOLUTION_MS, Samples, Tally, errorKey, loopDelayMs } from './stats.js';
 
 export interface TrafficOptions {
   rate: number;
@@ -80,7 +80,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     r.deliveryMs.add(performance.now() - Number(m.body.slice(o.tag.length, m.body.indexOf(' '))));
   };
 
-  const lag = monitorEventLoopDelay({ resolution: 10 });
+  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
   lag.enable();
   const t0 = performance.now();
   let next = 0;
@@ -135,6 +135,6 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
   clearInterval(progress);
   lag.disable();
   sink.current = null;
-  r.benchLoopLagMs = { p50: lag.percentile(50) / 1e6, p99: lag.percentile(99) / 1e6, max: lag.max / 1e6 };
+  r.benchLoopLagMs = { p50: loopDelayMs(lag.percentile(50)), p99: loopDelayMs(lag.percentile(99)), max: loopDelayMs(lag.max) };
   return r;
 }
