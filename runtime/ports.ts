@@ -165,3 +165,53 @@ export interface WriteMetrics {
   committedBatch(size: number, waitedMs: number[]): void;
   writeRefused(reason: 'busy' | 'fenced' | 'error'): void;
 }
+
+/** A pod as the cluster knows it. */
+export interface PodInfo {
+  /** Stable name, e.g. the StatefulSet pod name "tertulia-0". */
+  id: string;
+  /** Raised on every start of the pod, so a restarted pod is told apart from its past self. */
+  incarnation: number;
+  /** host:port clients connect to. */
+  client: string;
+  /** host:port of the pod-to-pod link. */
+  peer: string;
+}
+
+/** Who holds a channel, with the fencing epoch handed out when it was claimed. */
+export interface ChannelClaim {
+  pod: string;
+  incarnation: number;
+  epoch: number;
+}
+
+/**
+ * Cluster membership and channel ownership. Redis (or, for one pod, memory)
+ * decides who should own a channel; PostgreSQL's owner_epoch makes a stale
+ * owner harmless, so a registry that loses data costs liveness, never safety.
+ */
+export interface Registry {
+  /** Adds this pod with a fresh incarnation and takes its lease. */
+  register(pod: Omit<PodInfo, 'incarnation'>, leaseMs: number): Promise<PodInfo>;
+  /** Extends the lease; false when it had already expired or was taken over (the pod must stop serving). */
+  renew(pod: PodInfo, leaseMs: number): Promise<boolean>;
+  /** Drops the pod and its lease; its claims become free. */
+  deregister(pod: PodInfo): Promise<void>;
+  /** Pods whose lease is live, sorted by id. */
+  livePods(): Promise<PodInfo[]>;
+  /**
+   * Calls `onChange` when pods join or leave. Notifications can be lost, so
+   * implementations also re-check periodically; returns a stop function.
+   */
+  watch(onChange: () => void, checkEveryMs: number): Promise<() => void>;
+  /**
+   * Claims the channel for `pod` unless a live pod holds it. Returns whether it
+   * was granted and the holder after the call; every grant carries a new epoch.
+   */
+  claim(channel: number, pod: PodInfo): Promise<{ granted: boolean; owner: ChannelClaim }>;
+  /** The holder of a channel, or null when unclaimed or its pod's lease is gone. */
+  owner(channel: number): Promise<ChannelClaim | null>;
+  /** Frees the channel if `pod` (this incarnation) still holds it. */
+  release(channel: number, pod: PodInfo): Promise<void>;
+  close(): Promise<void>;
+}
