@@ -15,7 +15,7 @@ export interface UserRequest {
 }
 
 export interface UserProtocol {
-  attach(a: { conn: number }): Record<string, never>;
+  attach(a: { conn: number; name: string }): Record<string, never>;
   detach(a: { conn: number }): Record<string, never>;
   request(a: UserRequest): unknown;
 }
@@ -41,11 +41,15 @@ export class UserActor extends SerialActor<UserProtocol> {
   private readonly conns = new Map<number, Set<number>>();
   private readonly bucket: TokenBucket;
 
+  // The name comes with the first attach, from the session that authenticated.
+  private readonly user: UserRecord;
+
   constructor(
-    private readonly user: UserRecord,
+    id: number,
     private readonly deps: UserDeps,
   ) {
     super();
+    this.user = { id, name: '' };
     this.bucket = new TokenBucket(deps.limits.sendRatePerSec, deps.limits.sendBurst);
   }
 
@@ -53,7 +57,8 @@ export class UserActor extends SerialActor<UserProtocol> {
     this.deps.stopped();
   }
 
-  attach(a: { conn: number }): Record<string, never> {
+  attach(a: { conn: number; name: string }): Record<string, never> {
+    this.user.name = a.name;
     if (!this.conns.has(a.conn)) this.conns.set(a.conn, new Set());
     return {};
   }

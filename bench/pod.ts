@@ -34,7 +34,9 @@ export interface Pod {
 }
 
 export async function startPod(options: PodOptions): Promise<Pod> {
-  const args = [path.join(ROOT, 'bin/tertulia.js'), 'server', '--port', '0', '--metrics-port', '0', ...options.flags];
+  // e.g. TERTULIA_BENCH_POD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the pod.
+  const nodeArgs = (process.env.TERTULIA_BENCH_POD_NODE_ARGS ?? '').split(' ').filter(Boolean);
+  const args = [...nodeArgs, path.join(ROOT, 'bin/tertulia.js'), 'server', '--port', '0', '--metrics-port', '0', ...options.flags];
   const service = startService(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: options.databaseUrl },

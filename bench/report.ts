@@ -3,6 +3,8 @@
  * a table for people, with the two bars of the SLO beside their figures. A
  * benchmark reports; it never fails the process because a bar was missed.
  */
+import { availableParallelism } from 'node:os';
+import type { ActivityShare } from './pg-activity.js';
 import type { CeilingResult } from './ceiling.js';
 import type { PodWriteView } from './scrape.js';
 import type { Summary } from './stats.js';
@@ -20,7 +22,7 @@ export interface StepSummary {
 export interface BenchSummary {
   config: { clients: number; channels: number; rate: number; durationSec: number; bodyChars: number; perClientCap: number; database: string; podFlags: string[] };
   setup: { seconds: number; users: number; channels: number };
-  connect: { ok: number; failed: Record<string, number>; connectMs: Summary; subscribeMs: Summary; seconds: number };
+  connect: { ok: number; failed: Record<string, number>; connectMs: Summary; subscribeMs: Summary; seconds: number; benchLoopLagMs: { p50: number; p99: number; max: number } };
   traffic: {
     windowSec: number;
     scheduled: number;
@@ -31,6 +33,7 @@ export interface BenchSummary {
     ackedPerSec: number;
     refused: Record<string, number>;
     ackMs: Summary;
+    steadyAckMs: Summary;
     delivered: number;
     deliveredPerSec: number;
     expectedDeliveries: number;
@@ -38,7 +41,10 @@ export interface BenchSummary {
     benchLoopLagMs: { p50: number; p99: number; max: number };
   };
   clientEvents: { serverErrors: Record<string, number>; disconnects: Record<string, number> };
-  pod: PodWriteView & { committedInTraffic: number; cpuPercent: number; peakRssMiB: number; endRssMiB: number; log: Record<string, number>; exited: string | null };
+  pod: PodWriteView & { committedInTraffic: number; peakRssMiB: number; endRssMiB: number; log: Record<string, number>; exited: string | null };
+  /** Percent of one core during the traffic phase (the machine has two). */
+  cpuPercent: { pod: number; bench: number; postgres: number };
+  dbActivity: ActivityShare;
   ceiling: CeilingResult[];
   ratio: { ackedPerSec: number; toOneConnection: number; toBest: number };
   max?: { steps: StepSummary[]; sustainableAckedPerSec: number | null };
@@ -50,6 +56,7 @@ const f0 = (n: number): string => (Number.isFinite(n) ? Math.round(n).toLocaleSt
 const f1 = (n: number): string => (Number.isFinite(n) ? n.toFixed(1) : 'n/a');
 const ms = (s: Summary, keys: (keyof Summary)[] = ['p50', 'p95', 'p99', 'max']): string =>
   keys.map((k) => `${k} ${f1(s[k])}`).join('  ') + ' ms';
+const lag = (l: { p50: number; p99: number; max: number }): string => `p50 ${f1(l.p50)}  p99 ${f1(l.p99)}  max ${f1(l.max)} ms`;
 const tally = (t: Record<string, number>): string => (Object.keys(t).length ? Object.entries(t).map(([k, v]) => `${k}×${v}`).join(', ') : 'none');
 
 export function renderTable(s: BenchSummary): string {
@@ -64,27 +71,32 @@ export function renderTable(s: BenchSummary): string {
   row('clients connected', `${f0(s.connect.ok)} of ${f0(s.config.clients)} in ${f1(s.connect.seconds)} s; failed: ${tally(s.connect.failed)}`);
   row('connect latency', ms(s.connect.connectMs));
   row('subscribe latency', ms(s.connect.subscribeMs));
+  row('bench event-loop delay', lag(s.connect.benchLoopLagMs));
   section(`traffic (offered ${f0(s.config.rate)} msg/s for ${s.config.durationSec} s, open loop)`);
   row('sends scheduled / sent', `${f0(t.scheduled)} / ${f0(t.sent)}; skipped at cap ${f0(t.skippedAtCap)}, client dropped ${f0(t.skippedDisconnected)}`);
   row('acked', `${f0(t.acked)}; refused or timed out: ${tally(t.refused)}`);
   row('acked msgs/s (in window)', f0(t.ackedPerSec));
   row('ack latency (send → ack)', ms(t.ackMs));
+  row('  after warm-up', ms(t.steadyAckMs));
   row('delivered msgs/s (in window)', f0(t.deliveredPerSec));
   row('delivered / expected', `${f0(t.delivered)} / ${f0(t.expectedDeliveries)} (acked × subscribers of the channel)`);
   row('delivery latency (send → msg)', ms(t.deliveryMs));
-  row('bench event-loop delay', `p50 ${f1(t.benchLoopLagMs.p50)}  p99 ${f1(t.benchLoopLagMs.p99)}  max ${f1(t.benchLoopLagMs.max)} ms`);
+  row('bench event-loop delay', lag(t.benchLoopLagMs));
   row('client error events / drops', `${tally(s.clientEvents.serverErrors)} / ${tally(s.clientEvents.disconnects)}`);
   section('pod (from its /metrics and /proc)');
   const p = s.pod;
   row('persist latency (pod)', `p50 ${f1(p.persistMs.p50)}  p90 ${f1(p.persistMs.p90)}  p99 ${f1(p.persistMs.p99)}  p99.9 ${f1(p.persistMs.p999)} ms`);
   row('committed in traffic', `${f0(p.committedInTraffic)}; mean batch ${f1(p.batchMean)} msgs`);
   row('writes refused / slow consumers', `${tally(p.refused)} / ${f0(p.slowConsumers)}`);
-  row('pod CPU / RSS', `${f0(p.cpuPercent)} % of one core; RSS peak ${f0(p.peakRssMiB)} MiB, end ${f0(p.endRssMiB)} MiB`);
+  row('pod RSS', `peak ${f0(p.peakRssMiB)} MiB, end ${f0(p.endRssMiB)} MiB`);
+  const c = s.cpuPercent;
+  row('CPU in traffic (% of one core)', `pod ${f0(c.pod)}, bench ${f0(c.bench)}, postgres ${f0(c.postgres)} (machine: ${availableParallelism()} cores)`);
+  row('pod DB connections (mean)', `${tally(s.dbActivity.meanByState)}; active waits: ${tally(s.dbActivity.waits)}`);
   row('pod event-loop lag p99', `${f1(p.eventLoopLagP99Ms)} ms`);
   row('pod warnings/errors logged', tally(p.log));
   if (p.exited) row('pod exited early', p.exited);
   section('ceiling (raw pg multi-row INSERT, same server)');
-  for (const c of s.ceiling) row(`${c.connections} connection(s), ${c.batchRows} rows/INSERT`, `${f0(c.rowsPerSec)} rows/s`);
+  for (const k of s.ceiling) row(`${k.connections} connection(s), ${k.batchRows} rows/INSERT`, `${f0(k.rowsPerSec)} rows/s`);
   row('acked ÷ ceiling (1 conn / best)', `${f1(100 * s.ratio.toOneConnection)} % / ${f1(100 * s.ratio.toBest)} %`);
   row('', `the pod was offered ${f0(s.config.rate)} msg/s: this is delivered load over ceiling, not the pod's maximum`);
   if (s.max) {

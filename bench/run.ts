@@ -11,12 +11,15 @@ import { measureCeiling, type CeilingResult } from './ceiling.js';
 import { withTimeout } from './concurrency.js';
 import { closeAll, connectAll, type ConnectResult } from './connect.js';
 import { openBenchDatabase, type BenchDatabase } from './database.js';
+import { watchActivity } from './pg-activity.js';
 import { parseOptions, type BenchOptions } from './options.js';
 import { startPod, type Pod } from './pod.js';
 import { rampToCeiling } from './ramp.js';
 import { bars, renderTable, type BenchSummary } from './report.js';
-import { fetchMetrics, sample, watchProcess, writeView, type Scrape } from './scrape.js';
+import { cpuWatch, localPostmaster } from './cpu.js';
+import { fetchMetrics, sample, watchRss, writeView, type Scrape } from './scrape.js';
 import { populate } from './setup.js';
+import { loopMonitor } from './stats.js';
 import { DeliverySink, runTraffic, type TrafficOptions } from './traffic.js';
 
 const ACK_TIMEOUT_MS = 10_000;
@@ -80,17 +83,22 @@ async function phases(o: BenchOptions, cleanups: (() => Promise<void>)[]): Promi
   const sink = new DeliverySink();
   log(`connect: ${o.clients} clients in waves of ${o.wave}`);
   t = performance.now();
+  const connectLag = loopMonitor();
   const conn: ConnectResult = await withTimeout(
     'connect',
     120_000,
     connectAll(pod.host, pod.port, pop, { wave: o.wave, requestTimeoutMs: ACK_TIMEOUT_MS }, { message: sink.handler }),
   );
   const connectSec = (performance.now() - t) / 1000;
+  const connectLoopLagMs = connectLag.stop();
   cleanups.push(() => closeAll(conn.members));
   if (conn.members.length === 0) throw new Error(`no client connected: ${JSON.stringify(conn.failures.toObject())}`);
 
+  const postmaster = await localPostmaster(db.url);
   const before = await scrapeOr(pod, errors);
-  const watch = watchProcess(pod.pid);
+  const rss = watchRss(pod.pid);
+  const cpu = cpuWatch(pod.pid, postmaster);
+  const activity = await watchActivity(db.url);
   const base: Omit<TrafficOptions, 'rate' | 'durationSec' | 'tag'> = {
     perClientCap: o.perClientCap,
     ackTimeoutMs: ACK_TIMEOUT_MS,
@@ -103,7 +111,9 @@ async function phases(o: BenchOptions, cleanups: (() => Promise<void>)[]): Promi
     o.durationSec * 1000 + ACK_TIMEOUT_MS + 30_000,
     runTraffic(conn.members, sink, { ...base, rate: o.rate, durationSec: o.durationSec, tag: 't-' }),
   );
-  const usage = watch.stop();
+  const cpuPercent = cpu.stop();
+  const dbActivity = await activity.stop();
+  const memory = rss.stop();
   const after = await scrapeOr(pod, errors);
 
   const max = o.max ? await rampToCeiling(conn.members, sink, base, o.rate, log) : undefined;
@@ -128,7 +138,7 @@ async function phases(o: BenchOptions, cleanups: (() => Promise<void>)[]): Promi
   const partial: Omit<BenchSummary, 'bars'> = {
     config: { clients: o.clients, channels: o.channels, rate: o.rate, durationSec: o.durationSec, bodyChars: o.bodyChars, perClientCap: o.perClientCap, database: db.origin, podFlags: flags },
     setup: { seconds: setupSec, users: pop.users.length, channels: pop.channels.length },
-    connect: { ok: conn.members.length, failed: conn.failures.toObject(), connectMs: conn.connectMs.summary(), subscribeMs: conn.subscribeMs.summary(), seconds: connectSec },
+    connect: { ok: conn.members.length, failed: conn.failures.toObject(), connectMs: conn.connectMs.summary(), subscribeMs: conn.subscribeMs.summary(), seconds: connectSec, benchLoopLagMs: connectLoopLagMs },
     traffic: {
       windowSec: tr.windowSec,
       scheduled: tr.scheduled,
@@ -139,6 +149,7 @@ async function phases(o: BenchOptions, cleanups: (() => Promise<void>)[]): Promi
       ackedPerSec,
       refused: tr.refused.toObject(),
       ackMs: tr.ackMs.summary(),
+      steadyAckMs: tr.steadyAckMs.summary(),
       delivered: tr.delivered,
       deliveredPerSec: tr.deliveredInWindow / tr.windowSec,
       expectedDeliveries: tr.expectedDeliveries,
@@ -149,10 +160,12 @@ async function phases(o: BenchOptions, cleanups: (() => Promise<void>)[]): Promi
     pod: {
       ...view,
       committedInTraffic: view.committed - (sample(before, 'tertulia_messages_committed_total') || 0),
-      ...usage,
+      ...memory,
       log: pod.logSummary(),
       exited: exitedEarly ? `code ${exitedEarly.code} signal ${exitedEarly.signal}` : null,
     },
+    cpuPercent,
+    dbActivity,
     ceiling,
     ratio: { ackedPerSec, toOneConnection: ackedPerSec / (ceiling.find((c) => c.connections === 1)?.rowsPerSec ?? NaN), toBest: ackedPerSec / best },
     ...(max ? { max } : {}),

@@ -82,11 +82,9 @@ export function procStat(pid: number): { cpuSec: number; rssMiB: number } {
   }
 }
 
-/** Samples a process every `everyMs` until stopped: peak RSS and CPU used over the window. */
-export function watchProcess(pid: number, everyMs = 500): { stop(): { cpuPercent: number; peakRssMiB: number; endRssMiB: number } } {
-  const start = procStat(pid);
-  const t0 = performance.now();
-  let peak = start.rssMiB;
+/** Samples a process's resident memory every `everyMs` until stopped: peak and end. */
+export function watchRss(pid: number, everyMs = 500): { stop(): { peakRssMiB: number; endRssMiB: number } } {
+  let peak = procStat(pid).rssMiB;
   const timer = setInterval(() => {
     const r = procStat(pid).rssMiB;
     if (r > peak) peak = r;
@@ -94,9 +92,8 @@ export function watchProcess(pid: number, everyMs = 500): { stop(): { cpuPercent
   return {
     stop() {
       clearInterval(timer);
-      const end = procStat(pid);
-      const wallSec = (performance.now() - t0) / 1000;
-      return { cpuPercent: (100 * (end.cpuSec - start.cpuSec)) / wallSec, peakRssMiB: Math.max(peak, end.rssMiB), endRssMiB: end.rssMiB };
+      const end = procStat(pid).rssMiB;
+      return { peakRssMiB: Math.max(peak, end), endRssMiB: end };
     },
   };
 }

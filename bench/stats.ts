@@ -2,6 +2,7 @@
  * Latency samples and their percentiles. Samples are kept whole (a run has at
  * most a few hundred thousand) so percentiles are exact, not bucketed.
  */
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { errorName } from '../protocol/errors.js';
 
 /** Percentile by nearest rank over sorted samples; NaN when there are none. */
@@ -69,4 +70,16 @@ export const LAG_RESOLUTION_MS = 10;
 /** Event-loop delay histograms record whole timer intervals, so an idle loop reads as the resolution: subtract it. */
 export function loopDelayMs(ns: number, resolutionMs = LAG_RESOLUTION_MS): number {
   return Math.max(0, ns / 1e6 - resolutionMs);
+}
+
+/** Watches this process's event loop: when it is late, the bench's own timings are inflated. */
+export function loopMonitor(): { stop(): { p50: number; p99: number; max: number } } {
+  const h = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
+  h.enable();
+  return {
+    stop() {
+      h.disable();
+      return { p50: loopDelayMs(h.percentile(50)), p99: loopDelayMs(h.percentile(99)), max: loopDelayMs(h.max) };
+    },
+  };
 }

@@ -5,11 +5,10 @@
  * Only a per-client cap on unacked sends holds a send back, and that is
  * counted, so memory stays bounded and nothing is silently dropped.
  */
-import { monitorEventLoopDelay } from 'node:perf_hooks';
 import type { MessageView } from '../protocol/messages.js';
 import { sleep } from './concurrency.js';
 import type { Member } from './connect.js';
-import { LAG_RESOLUTION_MS, Samples, Tally, errorKey, loopDelayMs } from './stats.js';
+import { Samples, Tally, errorKey, loopMonitor } from './stats.js';
 
 export interface TrafficOptions {
   rate: number;
@@ -34,6 +33,8 @@ export interface TrafficResult {
   ackedInWindow: number;
   acked: number;
   ackMs: Samples;
+  /** Acks of sends made after the warm-up (the first quarter of the window, at most 5 s). */
+  steadyAckMs: Samples;
   refused: Tally;
   deliveredInWindow: number;
   delivered: number;
@@ -62,6 +63,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     ackedInWindow: 0,
     acked: 0,
     ackMs: new Samples(),
+    steadyAckMs: new Samples(),
     refused: new Tally(),
     deliveredInWindow: 0,
     delivered: 0,
@@ -80,9 +82,9 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     r.deliveryMs.add(performance.now() - Number(m.body.slice(o.tag.length, m.body.indexOf(' '))));
   };
 
-  const lag = monitorEventLoopDelay({ resolution: LAG_RESOLUTION_MS });
-  lag.enable();
+  const lag = loopMonitor();
   const t0 = performance.now();
+  const warmEnd = t0 + Math.min(5000, (o.durationSec * 1000) / 4);
   let next = 0;
   const fire = (): void => {
     const m = members[next++ % members.length]!;
@@ -102,7 +104,9 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     const body = `${o.tag}${sentAt.toFixed(3)} ${padding}`;
     m.client.request('send', { channel: m.channel, cmid: `${o.tag}${r.sent}`, body }, { timeoutMs: o.ackTimeoutMs }).then(
       () => {
-        r.ackMs.add(performance.now() - sentAt);
+        const ms = performance.now() - sentAt;
+        r.ackMs.add(ms);
+        if (sentAt >= warmEnd) r.steadyAckMs.add(ms);
         r.acked++;
         if (inWindow) r.ackedInWindow++;
         r.expectedDeliveries += subscribers.get(m.channel) ?? 0;
@@ -133,8 +137,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
   const deliverEnd = performance.now() + 3000;
   while (r.delivered < r.expectedDeliveries && performance.now() < deliverEnd) await sleep(50);
   clearInterval(progress);
-  lag.disable();
   sink.current = null;
-  r.benchLoopLagMs = { p50: loopDelayMs(lag.percentile(50)), p99: loopDelayMs(lag.percentile(99)), max: loopDelayMs(lag.max) };
+  r.benchLoopLagMs = lag.stop();
   return r;
 }

@@ -11,7 +11,6 @@ import { Hub } from '../actors/hub.js';
 import { channelRouter, type ChannelRouter } from '../actors/router.js';
 import { UserActor, type UserProtocol } from '../actors/user-actor.js';
 import type { Limits } from '../protocol/messages.js';
-import { ErrorCode, TertuliaError } from '../protocol/errors.js';
 import { AuthService } from './auth.js';
 import type { Config } from './config.js';
 import { Gateway } from './gateway/gateway.js';
@@ -70,11 +69,9 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     'user',
     kernel,
     async (id, stopped) => {
-      const user = await store.getUser(id);
-      if (!user) throw new TertuliaError(ErrorCode.NO_SUCH_USER, 'no such user');
       return () =>
         new UserActor(
-          user,
+          id,
           {
             store,
             router: channels,

@@ -84,7 +84,7 @@ export class Session implements RequestHandler {
     if (this.gone) throw new TertuliaError(ErrorCode.NOT_AUTHENTICATED, 'connection closed');
     this.deps.hub.register(this.conn, user, name);
     this.who = { user, name, tokenHash };
-    await this.deps.users.ask(user, 'attach', { conn: this.conn.id });
+    await this.deps.users.ask(user, 'attach', { conn: this.conn.id, name });
     this.deps.log.debug({ conn: this.conn.id, user }, 'authenticated');
   }
 

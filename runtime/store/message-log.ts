@@ -7,7 +7,7 @@
  */
 import { StoreError, type AppendOutcome, type HistoryQuery, type MessageRecord, type NewMessage } from '../ports.js';
 import { MESSAGE_COLUMNS, MESSAGE_FROM, toMessage } from './rows.js';
-import { epochMs, isoTime, num, tuples, type Sql, type Tx } from './sql.js';
+import { epochMs, num, type Sql, type Tx } from './sql.js';
 
 /** Largest batch one append accepts; the actor's pending batch is capped well below this. */
 export const MAX_APPEND_BATCH = 5000;
@@ -16,8 +16,6 @@ export const MAX_HISTORY_PAGE = 1000;
 
 interface Fence {
   lastSeq: number;
-  /** The database clock, read after the lock is granted: the batch's commit stamp. */
-  nowMs: number;
 }
 
 export class MessageLog {
@@ -34,42 +32,85 @@ export class MessageLog {
     return { epoch: num(row.owner_epoch), lastSeq: num(row.last_seq) };
   }
 
+  /**
+   * One statement, so one round trip and a lock held only while PostgreSQL
+   * runs it: lock the channel row, check the epoch, probe the idempotency key
+   * of each message, number the new ones from last_seq + 1, insert them and
+   * advance last_seq. A statement is atomic, so a failure anywhere (including
+   * the gap guard) leaves nothing behind.
+   */
   async append(channelId: number, epoch: number, batch: NewMessage[]): Promise<AppendOutcome[]> {
     if (batch.length === 0) return [];
     if (batch.length > MAX_APPEND_BATCH) throw new RangeError(`append batch of ${batch.length} exceeds ${MAX_APPEND_BATCH}`);
     const unique = new Map<string, NewMessage>();
     for (const m of batch) if (!unique.has(keyOf(m.senderId, m.cmid))) unique.set(keyOf(m.senderId, m.cmid), m);
-
-    const outcomes = await this.sql.transaction(async (tx) => {
-      const fence = await this.fence(tx, channelId, epoch);
-      const found = new Map<string, AppendOutcome>();
-      const candidates = [...unique.values()];
-      const stored = await this.sql.query(
-        // One unique-index probe per key. An IN list or a plain join lets the
-        // planner scan every row of the channel (it did, growing with the
-        // channel); LIMIT 1 keeps the lateral subquery from being flattened.
-        `select k.sender_id, k.client_msg_id, m.seq, ${epochMs('m.ts')} as ts_ms
-         from (values ${tuples(candidates.length, 2)}) as k (sender_id, client_msg_id)
-         cross join lateral (
+    const keys = [...unique.values()];
+    const row = await this.sql.one(
+      `with ch as (
+         select owner_epoch, last_seq from channels where id = ? for no key update
+       ), now as (
+         select date_trunc('milliseconds', clock_timestamp()) as ts
+       ), k (ord, sender_id, client_msg_id, body) as (
+         values ${keys.map(() => '(?::int, ?::bigint, ?::text, ?::text)').join(', ')}
+       ), found as (
+         -- One unique-index probe per key; LIMIT 1 keeps the lateral subquery
+         -- from being flattened into a scan of the whole channel.
+         select k.ord, m.seq, m.ts from k cross join lateral (
            select seq, ts from messages
-           where channel_id = ? and sender_id = k.sender_id::bigint and client_msg_id = k.client_msg_id
-           limit 1
-         ) as m`,
-        [...candidates.flatMap((m) => [m.senderId, m.cmid]), channelId],
-        tx,
+           where channel_id = ? and sender_id = k.sender_id and client_msg_id = k.client_msg_id limit 1
+         ) as m
+       ), fresh as (
+         select k.*, row_number() over (order by k.ord) as n from k
+         where not exists (select 1 from found where found.ord = k.ord)
+       ), ins as (
+         insert into messages (channel_id, seq, sender_id, client_msg_id, body, ts)
+         select ?, ch.last_seq + fresh.n, fresh.sender_id, fresh.client_msg_id, fresh.body, now.ts
+         from fresh, ch, now where ch.owner_epoch = ?
+         on conflict do nothing
+         returning seq
+       ), upd as (
+         update channels set last_seq = ch.last_seq + (select count(*) from ins)
+         from ch where channels.id = ? and ch.owner_epoch = ?
+         returning channels.last_seq
+       )
+       select ch.owner_epoch, ch.last_seq as base, ${epochMs('now.ts')} as now_ms,
+         (select count(*) from ins) as inserted,
+         (select count(*) from fresh) as wanted,
+         (select coalesce(json_agg(json_build_array(found.ord, found.seq, ${epochMs('found.ts')})), '[]') from found) as found,
+         -- Under the row lock nothing else can insert these keys; if a row was
+         -- skipped anyway, fail the whole statement rather than leave a gap.
+         case when ch.owner_epoch <> ? or (select count(*) from ins) = (select count(*) from fresh)
+           then 0 else ('append gap: ' || (select count(*) from ins))::int end as guard,
+         (select count(*) from upd) as updated
+       from ch, now`,
+      [
+        channelId,
+        ...keys.flatMap((m, i) => [i, m.senderId, m.cmid, m.body]),
+        channelId,
+        channelId,
+        epoch,
+        channelId,
+        epoch,
+        epoch,
+      ],
+    );
+    if (!row) throw new StoreError('not_found', `channel ${channelId} not found`);
+    if (num(row.owner_epoch) !== epoch) {
+      throw new StoreError('fenced', `channel ${channelId} epoch is ${num(row.owner_epoch)}, writer has ${epoch}`);
+    }
+    const outcomes = new Map<string, AppendOutcome>();
+    const foundByOrd = new Map<number, [number, number]>();
+    const found = (typeof row.found === 'string' ? JSON.parse(row.found) : row.found) as [number, number, number][];
+    for (const [ord, seq, ts] of found) foundByOrd.set(ord, [num(seq), num(ts)]);
+    let seq = num(row.base);
+    const nowMs = num(row.now_ms);
+    keys.forEach((m, ord) => {
+      const hit = foundByOrd.get(ord);
+      outcomes.set(
+        keyOf(m.senderId, m.cmid),
+        hit ? { seq: hit[0], ts: hit[1], duplicate: true } : { seq: ++seq, ts: nowMs, duplicate: false },
       );
-      for (const row of stored) {
-        found.set(keyOf(num(row.sender_id), row.client_msg_id as string), {
-          seq: num(row.seq),
-          ts: num(row.ts_ms),
-          duplicate: true,
-        });
-      }
-      const fresh = candidates.filter((m) => !found.has(keyOf(m.senderId, m.cmid)));
-      if (fresh.length > 0) await this.insert(tx, channelId, fence, fresh, found);
-      return found;
     });
-
     // A repeat of a key inside the batch is a duplicate of its first occurrence.
     const seen = new Set<string>();
     return batch.map((m) => {
@@ -79,34 +120,6 @@ export class MessageLog {
       seen.add(key);
       return outcome;
     });
-  }
-
-  /** Inserts `fresh` with seqs from last_seq + 1 and advances last_seq, recording each outcome. */
-  private async insert(tx: Tx, channelId: number, fence: Fence, fresh: NewMessage[], outcomes: Map<string, AppendOutcome>): Promise<void> {
-    const ts = isoTime(fence.nowMs);
-    let seq = fence.lastSeq;
-    const values: unknown[] = [];
-    for (const m of fresh) {
-      seq += 1;
-      values.push(channelId, seq, m.senderId, m.cmid, m.body, ts);
-      outcomes.set(keyOf(m.senderId, m.cmid), { seq, ts: fence.nowMs, duplicate: false });
-    }
-    const row = await this.sql.one(
-      `with ins as (
-         insert into messages (channel_id, seq, sender_id, client_msg_id, body, ts)
-         values ${tuples(fresh.length, 6)}
-         on conflict do nothing
-         returning 1
-       )
-       update channels set last_seq = ? where id = ? returning (select count(*) from ins) as inserted`,
-      [...values, seq, channelId],
-      tx,
-    );
-    // Under the channel lock nothing else can have inserted these keys; if a row
-    // was skipped anyway, committing would leave a gap in the seqs.
-    if (num(row?.inserted) !== fresh.length) {
-      throw new Error(`append to channel ${channelId}: ${num(row?.inserted)} of ${fresh.length} rows inserted`);
-    }
   }
 
   async editMessage(channelId: number, epoch: number, seq: number, body: string): Promise<number> {
@@ -180,9 +193,7 @@ export class MessageLog {
    */
   private async fence(tx: Tx, channelId: number, epoch: number): Promise<Fence> {
     const row = await this.sql.one(
-      `select owner_epoch, last_seq,
-         ${epochMs(`date_trunc('milliseconds', clock_timestamp())`)} as now_ms
-       from channels where id = ? for no key update`,
+      `select owner_epoch, last_seq from channels where id = ? for no key update`,
       [channelId],
       tx,
     );
@@ -190,7 +201,7 @@ export class MessageLog {
     if (num(row.owner_epoch) !== epoch) {
       throw new StoreError('fenced', `channel ${channelId} epoch is ${num(row.owner_epoch)}, writer has ${epoch}`);
     }
-    return { lastSeq: num(row.last_seq), nowMs: num(row.now_ms) };
+    return { lastSeq: num(row.last_seq) };
   }
 }
 
