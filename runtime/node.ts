@@ -82,7 +82,8 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
           },
         );
     },
-    { maxActors: cfg.maxConnections },
+    // A closed connection's user actor stops a moment later: leave room for those.
+    { maxActors: cfg.maxConnections * 2 },
     log,
   );
   const auth = new AuthService(store, { tokenTtlMs: cfg.tokenTtlMs, scryptCost: cfg.scryptCost });
