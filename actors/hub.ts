@@ -1,102 +1,138 @@
-import { encodeFrame } from '../protocol/codec.js';
 import type { Outlet } from '../runtime/ports.js';
+import type { Delivery, Unfollow } from './fanout.js';
 
 interface Registered {
   outlet: Outlet;
   user: number;
-  name: string;
 }
 
+interface Follower {
+  /** Frames held while the owner has not yet confirmed the subscription; null once live. */
+  held: Buffer[] | null;
+  heldBytes: number;
+}
+
+// A pending subscription holds at most this much; past it the client's own
+// gap detection fetches the rest from history.
+const HELD_BYTES_CAP = 1024 * 1024;
+
 /**
- * The pod's fan-out point: which local connections follow which channel, and
- * so which users are online in it. A delivery is encoded once and the same
- * bytes go to every subscriber. Kept outside channel actors so that an actor
- * can passivate or restart without losing its followers.
+ * The pod's fan-out point: which local connections follow which channel. A
+ * delivery arrives once per pod, already encoded, and the same bytes go to
+ * every follower. A connection follows a channel from before the owner
+ * confirms (frames are held meanwhile), so nothing committed in between is
+ * missed. Kept outside channel actors so an owner can move or restart
+ * without losing followers.
  */
 export class Hub {
   private readonly conns = new Map<number, Registered>();
-  private readonly subs = new Map<number, Set<number>>();
+  private readonly subs = new Map<number, Map<number, Follower>>();
+  private readonly lastSeqs = new Map<number, number>();
 
-  register(outlet: Outlet, user: number, name: string): void {
-    this.conns.set(outlet.id, { outlet, user, name });
+  register(outlet: Outlet, user: number): void {
+    this.conns.set(outlet.id, { outlet, user });
   }
 
-  /** Forgets a connection; returns the channels where its user went offline. */
-  unregister(connId: number): number[] {
-    const r = this.conns.get(connId);
-    if (!r) return [];
-    const wentOffline: number[] = [];
-    for (const [ch, set] of this.subs) {
-      if (set.has(connId) && this.unsubscribe(ch, connId)) wentOffline.push(ch);
-    }
+  /** Forgets a connection and everything it followed. */
+  unregister(connId: number): Unfollow[] {
+    if (!this.conns.has(connId)) return [];
+    const out: Unfollow[] = [];
+    for (const [ch, set] of this.subs) if (set.has(connId)) out.push(this.unsubscribe(ch, connId));
     this.conns.delete(connId);
-    return wentOffline;
+    return out;
   }
 
-  /** Subscribes a connection; returns true when its user was not yet online in the channel. */
-  subscribe(channel: number, connId: number): boolean {
+  /** Starts following (held until confirm); `userFirst` when the user had no follower here yet. */
+  subscribe(channel: number, connId: number): { userFirst: boolean } {
     const r = this.conns.get(connId);
-    if (!r) return false;
+    if (!r) return { userFirst: false };
     let set = this.subs.get(channel);
-    if (!set) this.subs.set(channel, (set = new Set()));
-    if (set.has(connId)) return false;
-    const first = !this.isOnline(channel, r.user);
-    set.add(connId);
-    return first;
+    if (!set) this.subs.set(channel, (set = new Map()));
+    if (set.has(connId)) return { userFirst: false };
+    const userFirst = !this.userFollows(channel, r.user);
+    set.set(connId, { held: [], heldBytes: 0 });
+    return { userFirst };
   }
 
-  /** Unsubscribes a connection; returns true when that was its user's last one in the channel. */
-  unsubscribe(channel: number, connId: number): boolean {
+  /** The owner accepted: write what was held and go live. */
+  confirm(channel: number, connId: number): void {
+    const f = this.subs.get(channel)?.get(connId);
+    if (!f || !f.held) return;
+    const held = f.held;
+    f.held = null;
+    const o = this.conns.get(connId)?.outlet;
+    if (o && !o.closed) for (const b of held) o.write(b);
+  }
+
+  unsubscribe(channel: number, connId: number): Unfollow {
     const set = this.subs.get(channel);
     const r = this.conns.get(connId);
-    if (!set || !set.delete(connId)) return false;
-    if (set.size === 0) this.subs.delete(channel);
-    return r !== undefined && !this.isOnline(channel, r.user);
+    if (!set || !set.delete(connId)) return { channel, userLeft: false, podEmpty: !set || set.size === 0 };
+    if (set.size === 0) {
+      this.subs.delete(channel);
+      this.lastSeqs.delete(channel);
+    }
+    return { channel, userLeft: r !== undefined && !this.userFollows(channel, r.user), podEmpty: set.size === 0 };
   }
 
-  /** Ends every subscription one user holds in a channel (after a kick). */
-  dropUser(channel: number, user: number): void {
-    const set = this.subs.get(channel);
+  /** Writes a delivery to the followers on this pod. */
+  apply(d: Delivery, self: string): void {
+    const set = this.subs.get(d.channel);
     if (!set) return;
-    for (const id of [...set]) if (this.conns.get(id)?.user === user) set.delete(id);
-    if (set.size === 0) this.subs.delete(channel);
-  }
-
-  isOnline(channel: number, user: number): boolean {
-    const set = this.subs.get(channel);
-    if (!set) return false;
-    for (const id of set) if (this.conns.get(id)?.user === user) return true;
-    return false;
-  }
-
-  onlineUsers(channel: number): Set<number> {
-    const out = new Set<number>();
-    for (const id of this.subs.get(channel) ?? []) {
+    if (d.seq !== undefined && d.seq > (this.lastSeqs.get(d.channel) ?? 0)) this.lastSeqs.set(d.channel, d.seq);
+    const skip = d.exceptPod === self ? d.exceptConn : undefined;
+    for (const [id, f] of set) {
+      if (id === skip) continue;
       const r = this.conns.get(id);
-      if (r) out.add(r.user);
+      if (!r || r.outlet.closed) continue;
+      if (f.held) {
+        if (f.heldBytes + d.frame.length <= HELD_BYTES_CAP) {
+          f.held.push(d.frame);
+          f.heldBytes += d.frame.length;
+        }
+      } else {
+        r.outlet.write(d.frame);
+      }
+    }
+    if (d.dropUser !== undefined) {
+      for (const [id] of set) if (this.conns.get(id)?.user === d.dropUser) set.delete(id);
+      if (set.size === 0) this.subs.delete(d.channel);
+    }
+  }
+
+  /** Highest seq delivered here for a channel: where to resume if its owner changes. */
+  lastSeq(channel: number): number | undefined {
+    return this.lastSeqs.get(channel);
+  }
+
+  /** Channels followed on this pod, each with the users following it. */
+  followed(): Map<number, Set<number>> {
+    const out = new Map<number, Set<number>>();
+    for (const [ch, set] of this.subs) {
+      const users = new Set<number>();
+      for (const id of set.keys()) {
+        const r = this.conns.get(id);
+        if (r) users.add(r.user);
+      }
+      out.set(ch, users);
     }
     return out;
   }
 
-  subscribers(channel: number): number {
+  followers(channel: number): number {
     return this.subs.get(channel)?.size ?? 0;
   }
 
-  /** Sends one event to every subscriber of a channel, optionally but one connection. */
-  deliver(channel: number, event: object, exceptConn?: number): void {
-    const set = this.subs.get(channel);
-    if (!set || set.size === 0) return;
-    const frame = encodeFrame(event);
-    for (const id of set) {
-      if (id === exceptConn) continue;
-      const o = this.conns.get(id)?.outlet;
-      if (o && !o.closed) o.write(frame);
-    }
+  /** Sends one encoded frame to a single connection. */
+  send(connId: number, frame: Buffer): void {
+    const o = this.conns.get(connId)?.outlet;
+    if (o && !o.closed) o.write(frame);
   }
 
-  /** Sends one event to a single connection. */
-  send(connId: number, event: object): void {
-    const o = this.conns.get(connId)?.outlet;
-    if (o && !o.closed) o.write(encodeFrame(event));
+  private userFollows(channel: number, user: number): boolean {
+    const set = this.subs.get(channel);
+    if (!set) return false;
+    for (const id of set.keys()) if (this.conns.get(id)?.user === user) return true;
+    return false;
   }
 }

@@ -4,6 +4,7 @@ import type { ChannelInfo, Op, Requests } from '../protocol/messages.js';
 import { StoreError, type ChannelRecord, type Store, type UserChannelRecord, type UserRecord } from '../runtime/ports.js';
 import { SerialActor, later, type Deferred } from './kernel.js';
 import type { Hub } from './hub.js';
+import type { Unfollow } from './fanout.js';
 import type { ChannelRouter } from './router.js';
 import type { Caller } from './channel/protocol.js';
 import { TokenBucket } from './rate-limit.js';
@@ -16,7 +17,8 @@ export interface UserRequest {
 
 export interface UserProtocol {
   attach(a: { conn: number; name: string }): Record<string, never>;
-  detach(a: { conn: number }): Record<string, never>;
+  /** The connection is gone; the hub has already dropped it and says what it followed. */
+  detach(a: { conn: number; unfollowed: Unfollow[] }): Record<string, never>;
   request(a: UserRequest): unknown;
 }
 
@@ -24,13 +26,15 @@ export interface UserDeps {
   store: Store;
   router: ChannelRouter;
   hub: Hub;
+  /** This pod's id, for the owners of channels this user follows. */
+  pod: string;
   log: Logger;
   limits: { sendRatePerSec: number; sendBurst: number; findMax: number };
   /** Called once the actor has no connections left and stopped. */
   stopped(): void;
 }
 
-const CHANNEL_OPS = new Set<Op>(['leave', 'send', 'edit', 'delete', 'history', 'read', 'who', 'typing', 'unsubscribe']);
+const CHANNEL_OPS = new Set<Op>(['leave', 'send', 'edit', 'delete', 'history', 'read', 'who', 'typing']);
 
 /**
  * One connected user: their connections, their subscriptions per connection,
@@ -63,9 +67,10 @@ export class UserActor extends SerialActor<UserProtocol> {
     return {};
   }
 
-  /** The hub has already dropped the connection's subscriptions. */
-  detach(a: { conn: number }): Record<string, never> {
+  detach(a: { conn: number; unfollowed: Unfollow[] }): Record<string, never> {
     this.conns.delete(a.conn);
+    const caller = this.caller(a.conn);
+    for (const u of a.unfollowed) this.tellOwner(caller, u);
     if (this.conns.size === 0) this.stopSelf();
     return {};
   }
@@ -77,13 +82,17 @@ export class UserActor extends SerialActor<UserProtocol> {
     if (CHANNEL_OPS.has(a.op)) {
       if (a.op === 'send') this.limitRate();
       const channel = args.channel as number;
-      const p = router.ask(channel, a.op as 'send', { ...caller, ...(args as Requests['send']) });
-      if (a.op === 'unsubscribe') this.conns.get(a.conn)?.delete(channel);
-      return later(p);
+      return later(router.ask(channel, a.op as 'send', { ...caller, ...(args as Requests['send']) }));
     }
     switch (a.op) {
       case 'subscribe':
         return this.subscribe(caller, a.args as Requests['subscribe']);
+      case 'unsubscribe': {
+        const channel = (a.args as Requests['unsubscribe']).channel;
+        this.conns.get(a.conn)?.delete(channel);
+        this.tellOwner(caller, this.deps.hub.unsubscribe(channel, a.conn));
+        return {};
+      }
       case 'join':
         return later(this.join(caller, a.args as Requests['join']));
       case 'invite':
@@ -113,17 +122,42 @@ export class UserActor extends SerialActor<UserProtocol> {
     }
   }
 
+  /**
+   * Follows locally first (frames held), then asks the owner; on refusal the
+   * local follow is undone. So nothing committed between the owner's answer
+   * and the local follow can be missed.
+   */
   private subscribe(caller: Caller, r: Requests['subscribe']): Deferred<unknown> {
+    const { hub, router } = this.deps;
     const subs = this.conns.get(caller.conn);
-    const p = this.deps.router.ask(r.channel, 'subscribe', { ...caller, ...r });
+    const { userFirst } = hub.subscribe(r.channel, caller.conn);
+    const p = router.ask(r.channel, 'subscribe', { ...caller, ...r, userFirst });
     return later(
-      p.then((res) => {
-        // The connection may have gone while the subscribe was in flight.
-        if (subs && this.conns.get(caller.conn) === subs) subs.add(r.channel);
-        else this.deps.router.ask(r.channel, 'unsubscribe', caller).catch(() => {});
-        return res;
-      }),
+      p.then(
+        (res) => {
+          if (subs && this.conns.get(caller.conn) === subs) {
+            subs.add(r.channel);
+            hub.confirm(r.channel, caller.conn);
+          } else {
+            // The connection went while the owner answered.
+            this.tellOwner(caller, hub.unsubscribe(r.channel, caller.conn));
+          }
+          return res;
+        },
+        (err: unknown) => {
+          const u = hub.unsubscribe(r.channel, caller.conn);
+          // The owner never registered this follow; only the pod's own record may need undoing.
+          if (!userFirst && u.podEmpty) this.tellOwner(caller, { ...u, userLeft: false });
+          throw err;
+        },
+      ),
     );
+  }
+
+  /** Tells a channel's owner that this pod's following changed; best effort. */
+  private tellOwner(caller: Caller, u: Unfollow): void {
+    if (!u.userLeft && !u.podEmpty) return;
+    this.deps.router.ask(u.channel, 'unsubscribe', { ...caller, userLeft: u.userLeft, podEmpty: u.podEmpty }).catch(() => {});
   }
 
   private async join(caller: Caller, r: Requests['join']): Promise<{ channel: ChannelInfo }> {
@@ -169,7 +203,7 @@ export class UserActor extends SerialActor<UserProtocol> {
   }
 
   private caller(conn: number): Caller {
-    return { user: this.user.id, name: this.user.name, conn };
+    return { user: this.user.id, name: this.user.name, conn, pod: this.deps.pod };
   }
 }
 

@@ -1,9 +1,13 @@
+import { hostname } from 'node:os';
+
 /**
  * Configuration: read from flags and TERTULIA_* environment variables, parsed,
  * validated, defaulted and frozen once. One error lists every problem.
  */
 
 export interface Config {
+  /** This pod's name in the cluster (the StatefulSet pod name). */
+  podName: string;
   host: string;
   port: number;
   /** Port of /metrics, /healthz, /readyz; -1 turns it off, 0 picks a free one. */
@@ -55,6 +59,7 @@ const S = (key: keyof Config, kind: Kind, def: number | string | null, min?: num
 const MiB = 1024 * 1024;
 
 export const SETTINGS: readonly Setting[] = [
+  S('podName', 'string', hostname()),
   S('host', 'string', '127.0.0.1'),
   S('port', 'int', 7600, 0, 65535),
   S('metricsPort', 'int', -1, -1, 65535),

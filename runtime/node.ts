@@ -8,6 +8,7 @@ import type { Logger } from 'pino';
 import { ActorKernel } from '../actors/kernel.js';
 import { ActorDirectory } from '../actors/directory.js';
 import { Hub } from '../actors/hub.js';
+import type { Fanout } from '../actors/fanout.js';
 import { channelRouter, type ChannelRouter } from '../actors/router.js';
 import { UserActor, type UserProtocol } from '../actors/user-actor.js';
 import type { Limits } from '../protocol/messages.js';
@@ -44,13 +45,17 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     mailboxCap: cfg.mailboxCap,
   });
   const hub = new Hub();
+  const self = cfg.podName;
+  const fanout: Fanout = (pods, delivery) => {
+    for (const pod of pods) if (pod === self) hub.apply(delivery, self);
+  };
   const metrics = new PodMetrics();
   const channels = channelRouter(
     kernel,
     store,
     {
       store,
-      hub,
+      fanout,
       metrics,
       log: log.child({ component: 'channel' }),
       limits: {
@@ -76,6 +81,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
             store,
             router: channels,
             hub,
+            pod: self,
             log,
             limits: { sendRatePerSec: cfg.sendRatePerSec, sendBurst: cfg.sendBurst, findMax: 100 },
             stopped,

@@ -3,7 +3,8 @@ import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
 import type { ChannelRecord, MessageRecord, Store, WriteMetrics } from '../../runtime/ports.js';
 import { SerialActor, later, type Deferred } from '../kernel.js';
-import type { Hub } from '../hub.js';
+import { encodeFrame } from '../../protocol/codec.js';
+import type { Delivery, Fanout } from '../fanout.js';
 import { HistoryRing } from './ring.js';
 import { ChannelWriter, type Committed } from './writer.js';
 import type { Caller, ChannelProtocol, HistoryArgs } from './protocol.js';
@@ -19,7 +20,7 @@ export interface ChannelLimits {
 
 export interface ChannelDeps {
   store: Store;
-  hub: Hub;
+  fanout: Fanout;
   log: Logger;
   metrics: WriteMetrics;
   limits: ChannelLimits;
@@ -60,6 +61,10 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   private epoch = 0;
   private lastSeq = 0;
   private readonly members = new Map<number, Member>();
+  /** Pods with connections following this channel: one delivery each. */
+  private readonly pods = new Set<string>();
+  /** For presence: the pods where each user has a following connection. */
+  private readonly online = new Map<number, Set<string>>();
   private readonly ring: HistoryRing;
   private readonly writer: ChannelWriter;
   private lastUse = Date.now();
@@ -134,9 +139,9 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     const me = this.member(a);
     if (me.role === 'owner') throw forbidden('the owner cannot leave the channel');
     await this.deps.store.removeMember(this.id, a.user);
-    this.memberEvent(a.user, a.name, 'left');
     this.members.delete(a.user);
-    this.deps.hub.dropUser(this.id, a.user);
+    this.online.delete(a.user);
+    this.memberEvent(a.user, a.name, 'left', undefined, a.user);
     return {};
   }
 
@@ -161,9 +166,10 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       throw forbidden(`cannot kick ${a.target.name}`);
     }
     await this.deps.store.removeMember(this.id, a.target.id);
-    this.memberEvent(a.target.id, a.target.name, 'kicked');
     this.members.delete(a.target.id);
-    this.deps.hub.dropUser(this.id, a.target.id);
+    this.online.delete(a.target.id);
+    // The kicked user's connections get this event, then stop following.
+    this.memberEvent(a.target.id, a.target.name, 'kicked', undefined, a.target.id);
     return {};
   }
 
@@ -222,24 +228,52 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     return later(this.load({ before, limit }).then((ms) => ({ messages: ms, more: (ms[0]?.seq ?? 1) > 1 })));
   }
 
-  subscribe(a: Caller & { after?: number }): Results['subscribe'] | Deferred<Results['subscribe']> {
+  subscribe(a: Caller & { after?: number; userFirst: boolean }): Results['subscribe'] | Deferred<Results['subscribe']> {
     this.visible(a);
     this.member(a);
     this.touch();
-    const { hub, limits } = this.deps;
-    // Subscribe before reading the replay: anything committed from now on is
+    // Register before reading the replay: anything committed from now on is
     // delivered live, and the replay stops at the seq known at this instant.
-    if (hub.subscribe(this.id, a.conn)) this.presence(a, true);
+    this.pods.add(a.pod);
+    if (a.userFirst) {
+      let where = this.online.get(a.user);
+      if (!where) this.online.set(a.user, (where = new Set()));
+      const wasOnline = where.size > 0;
+      where.add(a.pod);
+      if (!wasOnline) this.presence(a, true);
+    }
     const upTo = this.lastSeq;
+    const cap = this.deps.limits.replayCap;
     if (a.after === undefined || a.after >= upTo) return { lastSeq: upTo, messages: [], complete: true };
-    const hit = this.ring.after(a.after, upTo, limits.replayCap);
     const done = (ms: MessageView[]) => ({ lastSeq: upTo, messages: ms, complete: (ms.at(-1)?.seq ?? a.after!) >= upTo });
+    const hit = this.ring.after(a.after, upTo, cap);
     if (hit) return done(hit);
-    return later(this.load({ after: a.after, limit: limits.replayCap }).then((ms) => done(ms.filter((m) => m.seq <= upTo))));
+    return later(this.load({ after: a.after, limit: cap }).then((ms) => done(ms.filter((m) => m.seq <= upTo))));
   }
 
-  unsubscribe(a: Caller): Record<string, never> {
-    if (this.deps.hub.unsubscribe(this.id, a.conn)) this.presence(a, false);
+  unsubscribe(a: Caller & { userLeft: boolean; podEmpty: boolean }): Record<string, never> {
+    if (a.userLeft) {
+      const where = this.online.get(a.user);
+      if (where?.delete(a.pod) && where.size === 0) {
+        this.online.delete(a.user);
+        this.presence(a, false);
+      }
+    }
+    if (a.podEmpty) this.pods.delete(a.pod);
+    return {};
+  }
+
+  podsGone(a: { pods: string[] }): Record<string, never> {
+    for (const pod of a.pods) this.pods.delete(pod);
+    for (const [user, where] of this.online) {
+      let changed = false;
+      for (const pod of a.pods) changed = where.delete(pod) || changed;
+      if (changed && where.size === 0) {
+        this.online.delete(user);
+        const name = this.members.get(user)?.name ?? '';
+        this.presence({ user, name, conn: 0, pod: '' }, false);
+      }
+    }
     return {};
   }
 
@@ -251,14 +285,13 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   who(a: Caller): { members: { user: number; name: string; role: Role; online: boolean }[] } {
     this.visible(a);
-    const online = this.deps.hub.onlineUsers(this.id);
-    const members = [...this.members].map(([user, m]) => ({ user, name: m.name, role: m.role, online: online.has(user) }));
+    const members = [...this.members].map(([user, m]) => ({ user, name: m.name, role: m.role, online: this.online.has(user) }));
     return { members };
   }
 
   typing(a: Caller): Record<string, never> {
     this.member(a);
-    this.deps.hub.deliver(this.id, { ev: 'typing', channel: this.id, user: a.user, name: a.name }, a.conn);
+    this.broadcast({ ev: 'typing', channel: this.id, user: a.user, name: a.name }, { exceptConn: a.conn, exceptPod: a.pod });
     return {};
   }
 
@@ -304,7 +337,8 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   }
 
   private onCommitted(batch: Committed[]): void {
-    const { hub } = this.deps;
+    // One buffer for the whole batch: each follower gets one write per commit.
+    const frames: Buffer[] = [];
     for (const c of batch) {
       const v: MessageView = {
         channel: this.id,
@@ -317,8 +351,11 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       };
       if (v.seq > this.lastSeq) this.lastSeq = v.seq;
       this.ring.push(v);
-      hub.deliver(this.id, { ev: 'msg', ...v });
+      frames.push(encodeFrame({ ev: 'msg', ...v }));
     }
+    if (this.pods.size === 0) return;
+    const frame = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
+    this.deps.fanout(this.pods, { channel: this.id, frame, seq: this.lastSeq });
   }
 
   private onEdited(seq: number, body: string, at: number): void {
@@ -327,7 +364,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.body = body;
       m.edited = at;
     }
-    this.deps.hub.deliver(this.id, { ev: 'edit', channel: this.id, seq, body, edited: at });
+    this.broadcast({ ev: 'edit', channel: this.id, seq, body, edited: at });
   }
 
   private onDeleted(seq: number): void {
@@ -336,17 +373,29 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.body = '';
       m.deleted = true;
     }
-    this.deps.hub.deliver(this.id, { ev: 'delete', channel: this.id, seq });
+    this.broadcast({ ev: 'delete', channel: this.id, seq });
   }
 
-  private memberEvent(user: number, name: string, action: 'joined' | 'left' | 'invited' | 'kicked' | 'role', role?: Role): void {
+  private memberEvent(
+    user: number,
+    name: string,
+    action: 'joined' | 'left' | 'invited' | 'kicked' | 'role',
+    role?: Role,
+    dropUser?: number,
+  ): void {
     const ev: Record<string, unknown> = { ev: 'member', channel: this.id, user, name, action };
     if (role) ev.role = role;
-    this.deps.hub.deliver(this.id, ev);
+    this.broadcast(ev, dropUser === undefined ? {} : { dropUser });
   }
 
   private presence(a: Caller, online: boolean): void {
-    this.deps.hub.deliver(this.id, { ev: 'presence', channel: this.id, user: a.user, name: a.name, online }, a.conn);
+    const ev = { ev: 'presence', channel: this.id, user: a.user, name: a.name, online };
+    this.broadcast(ev, a.pod ? { exceptConn: a.conn, exceptPod: a.pod } : {});
+  }
+
+  private broadcast(event: object, extra: Partial<Delivery> = {}): void {
+    if (this.pods.size === 0) return;
+    this.deps.fanout(this.pods, { channel: this.id, frame: encodeFrame(event), ...extra });
   }
 
   private touch(): void {
@@ -354,7 +403,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   }
 
   private checkIdle(): void {
-    if (this.deps.hub.subscribers(this.id) > 0 || this.writer.depth > 0) return;
+    if (this.pods.size > 0 || this.writer.depth > 0) return;
     if (Date.now() - this.lastUse < this.deps.limits.idleMs) return;
     this.stopSelf();
   }

@@ -1,11 +1,12 @@
 import type { ChannelInfo, MemberView, MessageView, Results, Role } from '../../protocol/messages.js';
 import type { UserRecord } from '../../runtime/ports.js';
 
-/** Who is asking: the authenticated user and the connection the request came on. */
+/** Who is asking: the authenticated user, and the connection and pod the request came from. */
 export interface Caller {
   user: number;
   name: string;
   conn: number;
+  pod: string;
 }
 
 export interface HistoryArgs {
@@ -26,8 +27,11 @@ export interface ChannelProtocol {
   edit(a: Caller & { seq: number; body: string }): Results['edit'];
   delete(a: Caller & { seq: number }): Results['delete'];
   history(a: Caller & HistoryArgs): Results['history'];
-  subscribe(a: Caller & { after?: number }): Results['subscribe'];
-  unsubscribe(a: Caller): Record<string, never>;
+  /** The caller's pod follows the channel; `userFirst` when it is the user's first connection there. */
+  subscribe(a: Caller & { after?: number; userFirst: boolean }): Results['subscribe'];
+  unsubscribe(a: Caller & { userLeft: boolean; podEmpty: boolean }): Record<string, never>;
+  /** Pods that left the cluster: stop delivering to them; their users go offline. */
+  podsGone(a: { pods: string[] }): Record<string, never>;
   read(a: Caller & { seq: number }): Results['read'];
   who(a: Caller): { members: MemberView[] };
   typing(a: Caller): Record<string, never>;

@@ -82,7 +82,7 @@ export class Session implements RequestHandler {
 
   private async bind(user: number, name: string, tokenHash: Buffer): Promise<void> {
     if (this.gone) throw new TertuliaError(ErrorCode.NOT_AUTHENTICATED, 'connection closed');
-    this.deps.hub.register(this.conn, user, name);
+    this.deps.hub.register(this.conn, user);
     this.who = { user, name, tokenHash };
     await this.deps.users.ask(user, 'attach', { conn: this.conn.id, name });
     this.deps.log.debug({ conn: this.conn.id, user }, 'authenticated');
@@ -100,9 +100,7 @@ export class Session implements RequestHandler {
     if (!who) return;
     this.who = null;
     const { hub, users } = this.deps;
-    for (const ch of hub.unregister(this.conn.id)) {
-      hub.deliver(ch, { ev: 'presence', channel: ch, user: who.user, name: who.name, online: false });
-    }
-    users.ask(who.user, 'detach', { conn: this.conn.id }).catch(() => {});
+    const unfollowed = hub.unregister(this.conn.id);
+    users.ask(who.user, 'detach', { conn: this.conn.id, unfollowed }).catch(() => {});
   }
 }
