@@ -12,6 +12,22 @@ export interface Config {
   port: number;
   /** Port of /metrics, /healthz, /readyz; -1 turns it off, 0 picks a free one. */
   metricsPort: number;
+  /** Redis of the cluster registry; null runs a single pod with an in-process registry. */
+  redisUrl: string | null;
+  /** Key prefix in Redis, so several clusters can share one Redis. */
+  redisPrefix: string;
+  /** Port of the pod-to-pod link (on `host`); 0 picks a free one. */
+  peerPort: number;
+  /** Host other pods and clients reach this pod at; defaults to `host`. */
+  advertiseHost: string | null;
+  /** Shared secret pods prove to each other (never sent); required with Redis. */
+  clusterSecret: string | null;
+  /** A pod that has not renewed its lease for this long is dead to the others. */
+  leaseMs: number;
+  /** How often membership is re-read even without a notification. */
+  membershipCheckMs: number;
+  /** Hops a request may take between pods before it gives up. */
+  maxHops: number;
   /** Embedded database and blob files live here when no DATABASE_URL is set. */
   dataDir: string;
   /** A real PostgreSQL; when absent the embedded PGlite is used. */
@@ -38,7 +54,7 @@ export interface Config {
   scryptCost: number;
 }
 
-type Kind = 'int' | 'string' | 'url' | 'level';
+type Kind = 'int' | 'string' | 'url' | 'redis' | 'secret' | 'level';
 
 interface Setting {
   key: keyof Config;
@@ -63,6 +79,14 @@ export const SETTINGS: readonly Setting[] = [
   S('host', 'string', '127.0.0.1'),
   S('port', 'int', 7600, 0, 65535),
   S('metricsPort', 'int', -1, -1, 65535),
+  S('redisUrl', 'redis', null),
+  S('redisPrefix', 'string', 'tertulia:'),
+  S('peerPort', 'int', 7700, 0, 65535),
+  S('advertiseHost', 'string', null),
+  S('clusterSecret', 'secret', null),
+  S('leaseMs', 'int', 5000, 300, 600_000),
+  S('membershipCheckMs', 'int', 1000, 50, 600_000),
+  S('maxHops', 'int', 4, 1, 16),
   S('dataDir', 'string', './.data'),
   { ...S('databaseUrl', 'url', null), env: 'DATABASE_URL' },
   S('databasePool', 'int', 10, 1, 200),
@@ -142,6 +166,8 @@ export function loadConfig(
   const cfg = out as unknown as Config;
   if (cfg.idleTimeoutMs <= cfg.heartbeatMs) problems.push('idleTimeoutMs must be greater than heartbeatMs');
   if (cfg.sendBurst < 1) problems.push('sendBurst must be at least 1');
+  if (cfg.redisUrl && !cfg.clusterSecret) problems.push('clusterSecret (TERTULIA_CLUSTER_SECRET) is required with a Redis URL');
+  if (cfg.membershipCheckMs >= cfg.leaseMs) problems.push('membershipCheckMs must be below leaseMs');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(cfg);
 }
@@ -161,6 +187,12 @@ function parseValue(s: Setting, raw: string, where: string, problems: string[]):
     }
     case 'url':
       if (!/^postgres(ql)?:\/\//.test(raw)) problems.push(`${where}: expected a postgres:// or postgresql:// URL`);
+      return raw;
+    case 'redis':
+      if (!/^rediss?:\/\//.test(raw)) problems.push(`${where}: expected a redis:// or rediss:// URL`);
+      return raw;
+    case 'secret':
+      if (raw.length < 16) problems.push(`${where}: must be at least 16 characters`);
       return raw;
     case 'level':
       if (!LEVELS.has(raw)) problems.push(`${where}: "${raw}" is not one of ${[...LEVELS].join(', ')}`);
