@@ -85,6 +85,11 @@ export class ActorDirectory<P> {
     this.stopping.set(key, done);
   }
 
+  /** Tells every live actor the same thing (fire-and-forget). */
+  tellAll<K extends Topic<P>>(topic: K, arg: Arg<P, K>): void {
+    for (const ref of this.resolved.values()) ref.tell(topic, arg);
+  }
+
   /** Stops every actor, letting in-flight work finish. */
   async stopAll(): Promise<void> {
     const refs = await Promise.allSettled([...this.active.values()]);

@@ -4,6 +4,7 @@ import type { Delivery, Unfollow } from './fanout.js';
 interface Registered {
   outlet: Outlet;
   user: number;
+  name: string;
 }
 
 interface Follower {
@@ -29,8 +30,11 @@ export class Hub {
   private readonly subs = new Map<number, Map<number, Follower>>();
   private readonly lastSeqs = new Map<number, number>();
 
-  register(outlet: Outlet, user: number): void {
-    this.conns.set(outlet.id, { outlet, user });
+  /** `onMoved` hears of owners that went away while this pod follows their channel. */
+  constructor(private readonly onMoved: (channel: number) => void = () => {}) {}
+
+  register(outlet: Outlet, user: number, name: string): void {
+    this.conns.set(outlet.id, { outlet, user, name });
   }
 
   /** Forgets a connection and everything it followed. */
@@ -54,8 +58,9 @@ export class Hub {
     return { userFirst };
   }
 
-  /** The owner accepted: write what was held and go live. */
-  confirm(channel: number, connId: number): void {
+  /** The owner accepted as of `lastSeq`: write what was held and go live. */
+  confirm(channel: number, connId: number, lastSeq: number): void {
+    this.noteSeq(channel, lastSeq);
     const f = this.subs.get(channel)?.get(connId);
     if (!f || !f.held) return;
     const held = f.held;
@@ -79,7 +84,11 @@ export class Hub {
   apply(d: Delivery, self: string): void {
     const set = this.subs.get(d.channel);
     if (!set) return;
-    if (d.seq !== undefined && d.seq > (this.lastSeqs.get(d.channel) ?? 0)) this.lastSeqs.set(d.channel, d.seq);
+    if (d.moved) {
+      this.onMoved(d.channel);
+      return;
+    }
+    if (d.seq !== undefined) this.noteSeq(d.channel, d.seq);
     const skip = d.exceptPod === self ? d.exceptConn : undefined;
     for (const [id, f] of set) {
       if (id === skip) continue;
@@ -105,18 +114,23 @@ export class Hub {
     return this.lastSeqs.get(channel);
   }
 
-  /** Channels followed on this pod, each with the users following it. */
-  followed(): Map<number, Set<number>> {
-    const out = new Map<number, Set<number>>();
-    for (const [ch, set] of this.subs) {
-      const users = new Set<number>();
-      for (const id of set.keys()) {
-        const r = this.conns.get(id);
-        if (r) users.add(r.user);
-      }
-      out.set(ch, users);
+  /** Channels followed on this pod. */
+  channels(): number[] {
+    return [...this.subs.keys()];
+  }
+
+  /** The users following a channel on this pod, with their names. */
+  users(channel: number): { user: number; name: string }[] {
+    const out = new Map<number, string>();
+    for (const id of this.subs.get(channel)?.keys() ?? []) {
+      const r = this.conns.get(id);
+      if (r) out.set(r.user, r.name);
     }
-    return out;
+    return [...out].map(([user, name]) => ({ user, name }));
+  }
+
+  private noteSeq(channel: number, seq: number): void {
+    if (this.subs.has(channel) && seq > (this.lastSeqs.get(channel) ?? 0)) this.lastSeqs.set(channel, seq);
   }
 
   followers(channel: number): number {

@@ -137,7 +137,7 @@ export class UserActor extends SerialActor<UserProtocol> {
         (res) => {
           if (subs && this.conns.get(caller.conn) === subs) {
             subs.add(r.channel);
-            hub.confirm(r.channel, caller.conn);
+            hub.confirm(r.channel, caller.conn, res.lastSeq);
           } else {
             // The connection went while the owner answered.
             this.tellOwner(caller, hub.unsubscribe(r.channel, caller.conn));

@@ -1,6 +1,7 @@
 /**
  * The composition root: the only place that picks adapters. With no database
- * URL the pod runs on the embedded PGlite in its data directory.
+ * URL the pod runs on the embedded PGlite in its data directory; with no Redis
+ * URL it is a cluster of one on the in-process registry.
  */
 import { mkdirSync } from 'node:fs';
 import { resolve } from 'node:path';
@@ -8,18 +9,18 @@ import type { Logger } from 'pino';
 import { ActorKernel } from '../actors/kernel.js';
 import { ActorDirectory } from '../actors/directory.js';
 import { Hub } from '../actors/hub.js';
-import type { Fanout } from '../actors/fanout.js';
-import { channelRouter, type ChannelRouter } from '../actors/router.js';
+import { localChannels, type LocalChannels } from '../actors/router.js';
 import { UserActor, type UserProtocol } from '../actors/user-actor.js';
 import type { Limits } from '../protocol/messages.js';
 import { AuthService } from './auth.js';
+import { Cluster } from './cluster/cluster.js';
 import type { Config } from './config.js';
 import { Gateway } from './gateway/gateway.js';
 import { Session } from './gateway/session.js';
 import { createLogger } from './log.js';
+import { PodMetrics, serveMetrics } from './metrics.js';
 import type { Store } from './ports.js';
 import { embeddedDirOf, openStore } from './store/open.js';
-import { PodMetrics, serveMetrics } from './metrics.js';
 
 export interface RunningNode {
   readonly host: string;
@@ -28,9 +29,11 @@ export interface RunningNode {
   readonly metricsPort: number | null;
   readonly metrics: PodMetrics;
   readonly store: Store;
-  readonly channels: ChannelRouter;
+  /** The channel actors living in this pod. */
+  readonly channels: LocalChannels;
+  readonly cluster: Cluster;
   readonly gateway: Gateway;
-  /** Drains clients, lets channel writes commit, closes the database. Idempotent. */
+  /** Drains clients, lets channel writes commit, leaves the cluster, closes the database. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -39,23 +42,21 @@ export const SERVER_NAME = 'tertulia/0.1.0';
 export async function startNode(cfg: Readonly<Config>, log: Logger = createLogger(cfg.logLevel)): Promise<RunningNode> {
   const database = await openDatabase(cfg, log);
   const { store } = database;
+  const cluster = await Cluster.open(cfg, log);
   const kernel = await ActorKernel.start({
     log: log.child({ component: 'kernel' }),
     askTimeoutMs: cfg.askTimeoutMs,
     mailboxCap: cfg.mailboxCap,
   });
-  const hub = new Hub();
-  const self = cfg.podName;
-  const fanout: Fanout = (pods, delivery) => {
-    for (const pod of pods) if (pod === self) hub.apply(delivery, self);
-  };
+  const hub = new Hub((channel) => cluster.moved(channel));
   const metrics = new PodMetrics();
-  const channels = channelRouter(
+  const channels = localChannels(
     kernel,
     store,
+    cluster,
     {
       store,
-      fanout,
+      fanout: cluster.fanout,
       metrics,
       log: log.child({ component: 'channel' }),
       limits: {
@@ -70,24 +71,20 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     { maxActors: 200_000 },
     log,
   );
+  cluster.bind(channels, hub);
   const users = new ActorDirectory<UserProtocol>(
     'user',
     kernel,
-    async (id, stopped) => {
-      return () =>
-        new UserActor(
-          id,
-          {
-            store,
-            router: channels,
-            hub,
-            pod: self,
-            log,
-            limits: { sendRatePerSec: cfg.sendRatePerSec, sendBurst: cfg.sendBurst, findMax: 100 },
-            stopped,
-          },
-        );
-    },
+    async (id, stopped) => () =>
+      new UserActor(id, {
+        store,
+        router: cluster.channels,
+        hub,
+        pod: cfg.podName,
+        log,
+        limits: { sendRatePerSec: cfg.sendRatePerSec, sendBurst: cfg.sendBurst, findMax: 100 },
+        stopped,
+      }),
     // A closed connection's user actor stops a moment later: leave room for those.
     { maxActors: cfg.maxConnections * 2 },
     log,
@@ -101,6 +98,8 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     heartbeatMs: cfg.heartbeatMs,
     idleTimeoutMs: cfg.idleTimeoutMs,
   };
+  let markReady!: () => void;
+  const ready = new Promise<void>((r) => (markReady = r));
   const sessionLog = log.child({ component: 'session' });
   const gateway = new Gateway(
     {
@@ -116,34 +115,54 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       },
     },
     log.child({ component: 'gateway' }),
-    (conn) => new Session(conn, { auth, users, hub, limits, server: SERVER_NAME, log: sessionLog }),
+    (conn) => new Session(conn, { auth, users, hub, limits, server: SERVER_NAME, log: sessionLog, ready }),
   );
+
+  let serving = false;
+  let http: Awaited<ReturnType<typeof serveMetrics>> | null = null;
+  const closeAll = async () => {
+    serving = false;
+    await gateway.stop();
+    await channels.stopAll();
+    await users.stopAll();
+    await cluster.stop();
+    await kernel.shutdown();
+    await database.close();
+    await http?.close();
+  };
   let addr: { host: string; port: number };
   try {
     addr = await gateway.listen();
+    await cluster.start(addr.port);
+    http = cfg.metricsPort >= 0 ? await serveMetrics(metrics, cfg.host, cfg.metricsPort, () => serving) : null;
   } catch (err) {
-    await kernel.shutdown();
-    await database.close();
+    await closeAll().catch(() => {});
     throw err;
   }
   metrics.sample = () => ({ connections: gateway.connectionCount, channels: channels.activeCount, users: users.activeCount });
-  let serving = true;
-  const http = cfg.metricsPort >= 0 ? await serveMetrics(metrics, cfg.host, cfg.metricsPort, () => serving) : null;
-  log.info({ host: addr.host, port: addr.port, metricsPort: http?.port, database: database.kind }, 'tertulia listening');
+  serving = true;
+  markReady();
+  log.info(
+    { pod: cfg.podName, host: addr.host, port: addr.port, metricsPort: http?.port, database: database.kind, cluster: cfg.redisUrl ? 'redis' : 'local' },
+    'tertulia listening',
+  );
 
   let stopping: Promise<void> | null = null;
   const stop = () =>
-    (stopping ??= (async () => {
-      serving = false;
-      await gateway.stop();
-      await channels.stopAll();
-      await users.stopAll();
-      await kernel.shutdown();
-      await database.close();
-      await http?.close();
+    (stopping ??= closeAll().then(() => {
       log.info('tertulia stopped');
-    })());
-  return { host: addr.host, port: addr.port, metricsPort: http?.port ?? null, metrics, store, channels, gateway, stop };
+    }));
+  return {
+    host: addr.host,
+    port: addr.port,
+    metricsPort: http?.port ?? null,
+    metrics,
+    store,
+    channels,
+    cluster,
+    gateway,
+    stop,
+  };
 }
 
 async function openDatabase(cfg: Readonly<Config>, log: Logger) {

@@ -215,3 +215,11 @@ export interface Registry {
   release(channel: number, pod: PodInfo): Promise<void>;
   close(): Promise<void>;
 }
+
+/** How a pod becomes a channel's owner before activating it. */
+export interface ChannelClaims {
+  /** The claim to activate with (its epoch feeds owner_epoch); throws NOT_OWNER when another pod owns it. */
+  acquire(channel: number): Promise<ChannelClaim>;
+  /** Gives the channel up after deactivation; a no-op if someone else holds it. */
+  release(channel: number): Promise<void>;
+}

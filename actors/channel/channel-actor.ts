@@ -73,6 +73,8 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   constructor(
     private readonly id: number,
     private readonly deps: ChannelDeps,
+    /** The registry's fencing epoch for this activation; owner_epoch rises to at least this. */
+    private readonly claimEpoch = 0,
   ) {
     super();
     const { limits } = deps;
@@ -97,7 +99,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     const rec = await store.getChannel(this.id);
     if (!rec) throw noSuchChannel();
     this.rec = rec;
-    const act = await store.activate(this.id, 0);
+    const act = await store.activate(this.id, this.claimEpoch);
     this.epoch = act.epoch;
     this.lastSeq = act.lastSeq;
     for (const m of await store.members(this.id)) this.members.set(m.userId, { name: m.name, role: m.role });
@@ -113,6 +115,8 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   override async onStop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
     await this.writer.drained();
+    // Followers find the channel again wherever it is activated next.
+    if (this.pods.size > 0) this.deps.fanout(this.pods, { channel: this.id, frame: Buffer.alloc(0), moved: true });
     this.writer.close(new TertuliaError(ErrorCode.NOT_OWNER, 'channel deactivated; retry'));
     this.deps.stopped();
   }
@@ -235,20 +239,35 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     // Register before reading the replay: anything committed from now on is
     // delivered live, and the replay stops at the seq known at this instant.
     this.pods.add(a.pod);
-    if (a.userFirst) {
-      let where = this.online.get(a.user);
-      if (!where) this.online.set(a.user, (where = new Set()));
-      const wasOnline = where.size > 0;
-      where.add(a.pod);
-      if (!wasOnline) this.presence(a, true);
-    }
+    if (a.userFirst) this.cameOnline(a);
+    return this.replay(a.after);
+  }
+
+  follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): Results['subscribe'] | Deferred<Results['subscribe']> {
+    this.touch();
+    this.pods.add(a.pod);
+    // Users removed while the owner changed hands are not brought back online.
+    for (const u of a.users) if (this.members.has(u.user)) this.cameOnline({ ...u, conn: 0, pod: a.pod });
+    return this.replay(a.after);
+  }
+
+  private cameOnline(a: Caller): void {
+    let where = this.online.get(a.user);
+    if (!where) this.online.set(a.user, (where = new Set()));
+    const wasOnline = where.size > 0;
+    where.add(a.pod);
+    if (!wasOnline) this.presence(a, true);
+  }
+
+  /** Messages after `after` up to the last seq known now, at most the replay cap. */
+  private replay(after: number | undefined): Results['subscribe'] | Deferred<Results['subscribe']> {
     const upTo = this.lastSeq;
     const cap = this.deps.limits.replayCap;
-    if (a.after === undefined || a.after >= upTo) return { lastSeq: upTo, messages: [], complete: true };
-    const done = (ms: MessageView[]) => ({ lastSeq: upTo, messages: ms, complete: (ms.at(-1)?.seq ?? a.after!) >= upTo });
-    const hit = this.ring.after(a.after, upTo, cap);
+    if (after === undefined || after >= upTo) return { lastSeq: upTo, messages: [], complete: true };
+    const done = (ms: MessageView[]) => ({ lastSeq: upTo, messages: ms, complete: (ms.at(-1)?.seq ?? after) >= upTo });
+    const hit = this.ring.after(after, upTo, cap);
     if (hit) return done(hit);
-    return later(this.load({ after: a.after, limit: cap }).then((ms) => done(ms.filter((m) => m.seq <= upTo))));
+    return later(this.load({ after, limit: cap }).then((ms) => done(ms.filter((m) => m.seq <= upTo))));
   }
 
   unsubscribe(a: Caller & { userLeft: boolean; podEmpty: boolean }): Record<string, never> {

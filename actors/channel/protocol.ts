@@ -30,6 +30,11 @@ export interface ChannelProtocol {
   /** The caller's pod follows the channel; `userFirst` when it is the user's first connection there. */
   subscribe(a: Caller & { after?: number; userFirst: boolean }): Results['subscribe'];
   unsubscribe(a: Caller & { userLeft: boolean; podEmpty: boolean }): Record<string, never>;
+  /**
+   * A pod follows the channel again after its owner changed, for the users it
+   * serves, from the last seq it delivered; the reply replays the gap.
+   */
+  follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): Results['subscribe'];
   /** Pods that left the cluster: stop delivering to them; their users go offline. */
   podsGone(a: { pods: string[] }): Record<string, never>;
   read(a: Caller & { seq: number }): Results['read'];

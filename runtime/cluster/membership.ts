@@ -28,10 +28,10 @@ export class Membership {
   private stopWatch: (() => void) | null = null;
   private lost = false;
   private stopped = false;
+  private identity: Omit<PodInfo, 'incarnation'> | null = null;
 
   constructor(
     private readonly registry: Registry,
-    private readonly identity: Omit<PodInfo, 'incarnation'>,
     private readonly opts: MembershipOptions,
     private readonly events: MembershipEvents,
     private readonly log: Logger,
@@ -49,11 +49,13 @@ export class Membership {
 
   /** True while this pod may serve channels: its lease was renewed within leaseMs. */
   get serving(): boolean {
-    return !this.lost && Date.now() - this.lastRenewed < this.opts.leaseMs;
+    return this.me !== null && !this.lost && Date.now() - this.lastRenewed < this.opts.leaseMs;
   }
 
-  async start(): Promise<PodInfo> {
-    this.me = await this.registry.register(this.identity, this.opts.leaseMs);
+  /** Registers under `identity` (addresses known once the listeners are bound). */
+  async start(identity: Omit<PodInfo, 'incarnation'>): Promise<PodInfo> {
+    this.identity = identity;
+    this.me = await this.registry.register(identity, this.opts.leaseMs);
     this.lastRenewed = Date.now();
     this.live = await this.registry.livePods();
     this.stopWatch = await this.registry.watch(() => void this.refresh(), this.opts.checkEveryMs);
@@ -107,7 +109,7 @@ export class Membership {
     if (!this.lost && Date.now() - this.lastRenewed >= this.opts.leaseMs) this.loseLease('lease ran out before renewal');
     try {
       if (this.lost) {
-        this.me = await this.registry.register(this.identity, this.opts.leaseMs);
+        this.me = await this.registry.register(this.identity!, this.opts.leaseMs);
         this.lastRenewed = Date.now();
         this.lost = false;
         this.log.warn({ incarnation: this.me.incarnation }, 'rejoined the cluster');

@@ -14,6 +14,8 @@ export interface SessionDeps {
   limits: Limits;
   server: string;
   log: Logger;
+  /** Resolves once the pod has joined the cluster; requests wait for it. */
+  ready: Promise<void>;
 }
 
 const OPEN_OPS = new Set<Op>(['hello', 'ping', 'register', 'login', 'auth']);
@@ -36,6 +38,7 @@ export class Session implements RequestHandler {
   ) {}
 
   async handle(op: Op, args: Requests[Op]): Promise<unknown> {
+    await this.deps.ready;
     if (op === 'ping') return { ts: Date.now() } satisfies Results['ping'];
     if (!this.greeted && op !== 'hello') {
       throw new TertuliaError(ErrorCode.HELLO_REQUIRED, 'the first request must be hello');
@@ -82,7 +85,7 @@ export class Session implements RequestHandler {
 
   private async bind(user: number, name: string, tokenHash: Buffer): Promise<void> {
     if (this.gone) throw new TertuliaError(ErrorCode.NOT_AUTHENTICATED, 'connection closed');
-    this.deps.hub.register(this.conn, user);
+    this.deps.hub.register(this.conn, user, name);
     this.who = { user, name, tokenHash };
     await this.deps.users.ask(user, 'attach', { conn: this.conn.id, name });
     this.deps.log.debug({ conn: this.conn.id, user }, 'authenticated');

@@ -1,0 +1,156 @@
+/**
+ * The cluster side of a pod, assembled: registry, membership, ownership,
+ * peer port and links, routing and re-following. With no Redis URL it runs
+ * the same code on the in-process registry, as a cluster of one.
+ */
+import type { Logger } from 'pino';
+import type { Delivery, Fanout } from '../../actors/fanout.js';
+import type { Hub } from '../../actors/hub.js';
+import type { LocalChannels } from '../../actors/router.js';
+import type { Config } from '../config.js';
+import type { ChannelClaim, ChannelClaims, PodInfo, Registry } from '../ports.js';
+import { PeerLinks, PeerServer } from '../peer/index.js';
+import { Follower } from './follower.js';
+import { LocalRegistry } from './local-registry.js';
+import { Membership } from './membership.js';
+import { Ownership } from './ownership.js';
+import { forwardHandler } from './peer-handler.js';
+import { RedisRegistry } from './redis-registry.js';
+import { ClusterRouter } from './router.js';
+
+export class Cluster implements ChannelClaims {
+  readonly membership: Membership;
+  readonly ownership: Ownership;
+  private peerServer: PeerServer | null = null;
+  private peers: PeerLinks | null = null;
+  private router: ClusterRouter | null = null;
+  private follower: Follower | null = null;
+  private local: LocalChannels | null = null;
+  private hub: Hub | null = null;
+
+  private constructor(
+    private readonly cfg: Readonly<Config>,
+    readonly registry: Registry,
+    private readonly log: Logger,
+  ) {
+    this.membership = new Membership(
+      registry,
+      { leaseMs: cfg.leaseMs, checkEveryMs: cfg.membershipCheckMs },
+      {
+        changed: (live, gone) => this.changed(live, gone),
+        lost: () => void this.local?.stopAll(),
+        rejoined: () => {},
+      },
+      log.child({ component: 'membership' }),
+    );
+    this.ownership = new Ownership(registry, this.membership);
+  }
+
+  static async open(cfg: Readonly<Config>, log: Logger): Promise<Cluster> {
+    const onError = (err: unknown) => log.warn({ err: (err as Error)?.message }, 'registry');
+    const registry = cfg.redisUrl
+      ? await RedisRegistry.open({ url: cfg.redisUrl, prefix: cfg.redisPrefix, onError })
+      : new LocalRegistry({ onError });
+    return new Cluster(cfg, registry, log);
+  }
+
+  get self(): string {
+    return this.cfg.podName;
+  }
+
+  /** Routes channel requests; valid once `bind` ran. */
+  get channels(): ClusterRouter {
+    if (!this.router) throw new Error('cluster not bound');
+    return this.router;
+  }
+
+  /** Connects the cluster to this pod's channel actors and hub. */
+  bind(local: LocalChannels, hub: Hub): void {
+    this.local = local;
+    this.hub = hub;
+    this.router = new ClusterRouter(
+      local,
+      this.ownership,
+      this.membership,
+      () => this.peers,
+      { maxHops: this.cfg.maxHops, forwardTimeoutMs: this.cfg.askTimeoutMs },
+      this.log.child({ component: 'router' }),
+    );
+    this.follower = new Follower(hub, this.router, () => this.self, this.log.child({ component: 'follower' }));
+  }
+
+  /** Where deliveries go: this pod's hub, or the peer connection a following pod opened to us. */
+  readonly fanout: Fanout = (pods, delivery) => {
+    for (const pod of pods) {
+      if (pod === this.self) this.hub?.apply(delivery, this.self);
+      else this.peerServer?.push(pod, 'deliver', delivery as unknown as Record<string, unknown>);
+    }
+  };
+
+  /** An owner said it moved. */
+  moved(channel: number): void {
+    this.follower?.moved(channel);
+  }
+
+  /** Opens the peer port (with Redis), then joins the cluster advertising `clientPort`. */
+  async start(clientPort: number): Promise<PodInfo> {
+    const { cfg } = this;
+    const host = cfg.advertiseHost ?? cfg.host;
+    let peerAddress = `${host}:0`;
+    if (cfg.redisUrl && this.local) {
+      this.peerServer = await PeerServer.listen({
+        host: cfg.host,
+        port: cfg.peerPort,
+        pod: cfg.podName,
+        secret: cfg.clusterSecret!,
+        handler: forwardHandler(this.local, this.membership),
+        log: this.log.child({ component: 'peer-server' }),
+      });
+      peerAddress = `${host}:${this.peerServer.address.port}`;
+    }
+    const me = await this.membership.start({ id: cfg.podName, client: `${host}:${clientPort}`, peer: peerAddress });
+    if (cfg.redisUrl) {
+      this.peers = new PeerLinks({
+        self: { pod: me.id, incarnation: me.incarnation },
+        secret: cfg.clusterSecret!,
+        log: this.log.child({ component: 'peer-links' }),
+        requestTimeoutMs: cfg.askTimeoutMs,
+        onPush: (_from, ev, payload) => {
+          if (ev === 'deliver') this.hub?.apply(payload as unknown as Delivery, this.self);
+        },
+        onUp: (pod) => this.follower?.linkUp(pod),
+        onDown: (pod) => this.follower?.linkDown(pod),
+      });
+    }
+    return me;
+  }
+
+  acquire(channel: number): Promise<ChannelClaim> {
+    return this.ownership.acquire(channel);
+  }
+
+  release(channel: number): Promise<void> {
+    return this.ownership.release(channel);
+  }
+
+  /** Addresses of the other live pods' client ports, for clients told to move. */
+  otherPods(): string[] {
+    return this.membership.pods.filter((p) => p.id !== this.self).map((p) => p.client);
+  }
+
+  /** Leaves the cluster (claims freed at once), then closes links and the registry. */
+  async stop(): Promise<void> {
+    this.follower?.stop();
+    await this.membership.stop();
+    await this.peers?.closeAll();
+    await this.peerServer?.close();
+    await this.registry.close();
+  }
+
+  private changed(live: readonly PodInfo[], gone: readonly PodInfo[]): void {
+    this.peers?.retain(live.filter((p) => p.id !== this.self));
+    if (gone.length === 0) return;
+    this.local?.tellAll('podsGone', { pods: gone.map((p) => p.id) });
+    this.follower?.podsGone(gone);
+  }
+}

@@ -1,0 +1,104 @@
+/**
+ * Keeps this pod following the channels its connections follow when their
+ * owner changes: after an owner pod dies, a link comes back, or an owner says
+ * it moved, the pod follows the channel again at its new owner from the last
+ * seq it delivered, and the new owner replays the gap. Clients dedupe by seq,
+ * so replaying a little too much is harmless; missing something is not.
+ */
+import type { Logger } from 'pino';
+import { encodeFrame } from '../../protocol/codec.js';
+import type { MessageView } from '../../protocol/messages.js';
+import type { Hub } from '../../actors/hub.js';
+import type { PodInfo } from '../ports.js';
+import type { ClusterRouter } from './router.js';
+
+const ATTEMPTS = 20;
+
+export class Follower {
+  private readonly inflight = new Set<number>();
+  private readonly wasDown = new Set<string>();
+  private stopped = false;
+
+  constructor(
+    private readonly hub: Hub,
+    private readonly router: ClusterRouter,
+    private readonly self: () => string,
+    private readonly log: Logger,
+  ) {}
+
+  stop(): void {
+    this.stopped = true;
+  }
+
+  /** Pods left the cluster: follow again every channel they owned (or whose owner is unknown). */
+  podsGone(gone: readonly PodInfo[]): void {
+    const ids = new Set(gone.map((p) => p.id));
+    for (const ch of this.hub.channels()) {
+      const owner = this.router.cachedOwner(ch);
+      if (owner === undefined || ids.has(owner)) void this.refollow(ch);
+    }
+    this.router.forgetPods(ids);
+  }
+
+  linkDown(pod: PodInfo): void {
+    this.wasDown.add(pod.id);
+  }
+
+  /** A link came back: its pod may have restarted and forgotten that we follow. */
+  linkUp(pod: PodInfo): void {
+    if (!this.wasDown.delete(pod.id)) return;
+    for (const ch of this.hub.channels()) if (this.router.cachedOwner(ch) === pod.id) void this.refollow(ch);
+  }
+
+  moved(channel: number): void {
+    this.router.forget(channel);
+    setTimeout(() => void this.refollow(channel), 20 + Math.random() * 80).unref();
+  }
+
+  /** Follows `channel` again wherever it is owned now and delivers what was missed. */
+  async refollow(channel: number): Promise<void> {
+    if (this.inflight.has(channel)) return;
+    this.inflight.add(channel);
+    try {
+      for (let attempt = 0; attempt < ATTEMPTS && !this.stopped; attempt++) {
+        const users = this.hub.users(channel);
+        if (users.length === 0) return;
+        try {
+          await this.catchUp(channel, users);
+          return;
+        } catch (err) {
+          this.log.debug({ channel, attempt, err: (err as Error).message }, 'follow again failed; retrying');
+          this.router.forget(channel);
+          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * Math.random()));
+        }
+      }
+      this.log.warn({ channel }, 'could not follow the channel again; its clients will fill gaps from history');
+    } finally {
+      this.inflight.delete(channel);
+    }
+  }
+
+  private async catchUp(channel: number, users: { user: number; name: string }[]): Promise<void> {
+    const pod = this.self();
+    const after = this.hub.lastSeq(channel);
+    const res = await this.router.ask(channel, 'follow', { pod, users, ...(after === undefined ? {} : { after }) });
+    this.deliver(channel, res.messages);
+    let complete = res.complete;
+    let last = res.messages.at(-1)?.seq ?? after ?? res.lastSeq;
+    // Any follower is a member, so its name opens the history of a private channel.
+    const reader = { ...users[0]!, conn: 0, pod };
+    while (!complete && last < res.lastSeq) {
+      const page = await this.router.ask(channel, 'history', { ...reader, after: last, limit: 200 });
+      this.deliver(channel, page.messages.filter((m) => m.seq <= res.lastSeq));
+      if (page.messages.length === 0) break;
+      last = page.messages.at(-1)!.seq;
+      complete = last >= res.lastSeq;
+    }
+  }
+
+  private deliver(channel: number, messages: MessageView[]): void {
+    if (messages.length === 0) return;
+    const frame = Buffer.concat(messages.map((m) => encodeFrame({ ev: 'msg', ...m })));
+    this.hub.apply({ channel, frame, seq: messages.at(-1)!.seq }, this.self());
+  }
+}
