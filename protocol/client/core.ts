@@ -16,9 +16,10 @@ import type { ClientEvents, ClientOptions, ClientState, RequestOptions, SessionU
 
 const DEFAULT_RECONNECT: BackoffOptions = { initialMs: 100, maxMs: 5000 };
 // Bounds resends of one request; the deadline bounds them too.
-const MAX_ATTEMPTS = 8;
+// The deadline is the real bound; this only stops a tight loop of instant refusals.
+const MAX_ATTEMPTS = 32;
 
-type ResolvedOptions = Required<Omit<ClientOptions, 'name' | 'token' | 'pongTimeoutMs' | 'maxHeldMessages'>> &
+type ResolvedOptions = Required<Omit<ClientOptions, 'name' | 'token' | 'pongTimeoutMs' | 'maxHeldMessages' | 'alternates'>> &
   Pick<ClientOptions, 'name' | 'pongTimeoutMs'>;
 
 /**
@@ -44,6 +45,8 @@ export class ClientCore extends EventEmitter<ClientEvents> {
   private outstanding = 0;
   private readonly stateWaiters = new Set<() => void>();
   private readonly abort = new AbortController();
+  private readonly addresses: { host: string; port: number }[];
+  private addressIndex = 0;
 
   constructor(options: ClientOptions) {
     super();
@@ -58,6 +61,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
       maxIncomingFrameBytes: options.maxIncomingFrameBytes ?? 16 * 1024 * 1024,
       random: options.random ?? Math.random,
     };
+    this.addresses = [{ host: options.host, port: options.port }, ...(options.alternates ?? [])];
     this.sessionToken = options.token;
     this.subscriptions = new Subscriptions(
       {
@@ -221,10 +225,11 @@ export class ClientCore extends EventEmitter<ClientEvents> {
   /** Opens a connection, says hello and resumes the session; the state is left to the caller. */
   private async establish(): Promise<Results['hello']> {
     const gen = ++this.generation;
+    const address = this.addresses[this.addressIndex]!;
     const conn = await Connection.open(
       {
-        host: this.opts.host,
-        port: this.opts.port,
+        host: address.host,
+        port: address.port,
         maxIncomingFrameBytes: this.opts.maxIncomingFrameBytes,
         maxPending: this.opts.maxPending,
         connectTimeoutMs: this.opts.requestTimeoutMs,
@@ -300,6 +305,8 @@ export class ClientCore extends EventEmitter<ClientEvents> {
         await this.establish();
       } catch (err) {
         if (this.currentState !== 'reconnecting') return;
+        // The next attempt goes to the next known server of the cluster.
+        this.addressIndex = (this.addressIndex + 1) % this.addresses.length;
         if (err instanceof TertuliaError && err.code === ErrorCode.UNSUPPORTED_VERSION) {
           // The server was replaced by one we cannot talk to: retrying cannot help.
           this.report(err, {});

@@ -7,6 +7,11 @@ import type { BackoffOptions } from './backoff.js';
 export interface ClientOptions {
   host: string;
   port: number;
+  /**
+   * Other servers of the same cluster, tried in turn when reconnecting to the
+   * current one fails (behind a load balancer, one address is enough).
+   */
+  alternates?: { host: string; port: number }[];
   /** Sent as `hello.client`: 0–64 printable characters naming the application. */
   name?: string;
   /** Default deadline of a request, including waiting for a reconnect and retries (10000). */

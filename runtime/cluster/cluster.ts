@@ -73,7 +73,12 @@ export class Cluster implements ChannelClaims {
       this.ownership,
       this.membership,
       () => this.peers,
-      { maxHops: this.cfg.maxHops, forwardTimeoutMs: this.cfg.askTimeoutMs },
+      {
+        maxHops: this.cfg.maxHops,
+        forwardTimeoutMs: this.cfg.askTimeoutMs,
+        failoverMs: this.cfg.leaseMs + 2 * this.cfg.membershipCheckMs,
+        checkEveryMs: this.cfg.membershipCheckMs,
+      },
       this.log.child({ component: 'router' }),
     );
     this.follower = new Follower(hub, this.router, () => this.self, this.log.child({ component: 'follower' }));

@@ -9,7 +9,7 @@ import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { ChannelProtocol } from '../../actors/channel/protocol.js';
 import type { Arg, Res, Topic } from '../../actors/kernel.js';
 import type { ChannelRouter, LocalChannels } from '../../actors/router.js';
-import type { PeerLinks } from '../peer/index.js';
+import { PeerLinkLostError, type PeerLinks } from '../peer/index.js';
 import type { Membership } from './membership.js';
 import type { Ownership } from './ownership.js';
 
@@ -17,6 +17,10 @@ export interface ClusterRouterOptions {
   maxHops: number;
   /** Deadline of one forwarded request. */
   forwardTimeoutMs: number;
+  /** How long an unreachable owner may still be listed live: its lease plus a membership check. */
+  failoverMs: number;
+  /** Pause between looks at membership while waiting for an unreachable owner to expire. */
+  checkEveryMs: number;
 }
 
 // Past this many cached owners the cache starts over: it only saves a lookup.
@@ -55,7 +59,9 @@ export class ClusterRouter implements ChannelRouter {
     arg: Arg<ChannelProtocol, K>,
   ): Promise<Res<ChannelProtocol, K>> {
     const self = this.membership.self.id;
-    for (let hop = 0; ; hop++) {
+    let hops = 0;
+    let failoverUntil = 0;
+    for (;;) {
       const target = this.owners.get(channel) ?? (await this.ownership.locate(channel)) ?? self;
       try {
         const result =
@@ -67,12 +73,29 @@ export class ClusterRouter implements ChannelRouter {
         return result;
       } catch (err) {
         this.owners.delete(channel);
-        if (hop + 1 >= this.opts.maxHops || !(await this.worthRetrying(err, target))) throw err;
-        this.log.debug({ channel, target, hop, code: (err as TertuliaError).code }, 'rerouting');
+        if (target !== self && this.linkFailed(err, target)) {
+          // The owner is unreachable but may still hold its lease: wait for it
+          // to expire (then the channel is claimed elsewhere) rather than fail.
+          failoverUntil ||= Date.now() + this.opts.failoverMs;
+          if (Date.now() >= failoverUntil) throw err;
+          await this.membership.refresh();
+          if (this.membership.pods.some((p) => p.id === target)) await sleep(this.opts.checkEveryMs);
+          continue;
+        }
+        if (!(err instanceof TertuliaError) || err.code !== ErrorCode.NOT_OWNER || ++hops >= this.opts.maxHops) throw err;
+        this.log.debug({ channel, target, hops }, 'not the owner; rerouting');
         // Full jitter over a doubling window: the owner may be mid-activation.
-        await new Promise((r) => setTimeout(r, Math.random() * Math.min(400, 25 * 2 ** hop)));
+        await sleep(Math.random() * Math.min(400, 25 * 2 ** hops));
       }
     }
+  }
+
+  /** The request did not get through to the target pod (as opposed to the pod refusing it). */
+  private linkFailed(err: unknown, target: string): boolean {
+    if (err instanceof PeerLinkLostError) return true;
+    if (!(err instanceof TertuliaError)) return false;
+    const link = this.peers()?.get(target);
+    return (err.code === ErrorCode.BUSY || err.code === ErrorCode.TIMEOUT) && (link === undefined || link.state !== 'up');
   }
 
   private async remote(target: string, channel: number, topic: string, arg: unknown): Promise<unknown> {
@@ -81,16 +104,8 @@ export class ClusterRouter implements ChannelRouter {
     if (!pod || !peers) throw new TertuliaError(ErrorCode.NOT_OWNER, `owner ${target} is not live`);
     return peers.link(pod).request('forward', { channel, topic, arg }, { timeoutMs: this.opts.forwardTimeoutMs });
   }
+}
 
-  /** NOT_OWNER always; a failed link only when its pod is no longer live (else the failure is real). */
-  private async worthRetrying(err: unknown, target: string): Promise<boolean> {
-    if (!(err instanceof TertuliaError)) return false;
-    if (err.code === ErrorCode.NOT_OWNER) return true;
-    if (target === this.membership.self.id) return false;
-    if (err.code === ErrorCode.TIMEOUT || err.code === ErrorCode.BUSY) {
-      await this.membership.refresh();
-      return !this.membership.pods.some((p) => p.id === target);
-    }
-    return false;
-  }
+function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
 }

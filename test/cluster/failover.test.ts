@@ -1,0 +1,79 @@
+import test from 'ava';
+import { Redis } from 'ioredis';
+import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { eventually, usePostgres } from '../harness/server.js';
+import { checkInvariant, collect, connect, fullHistory, sender, type Ack } from './traffic.js';
+
+const postgres = usePostgres(test);
+const LEASE_MS = 1500;
+// Stated bound for a survivor to serve the channel after its owner is killed:
+// the lease, a membership check, activation and a retry, with room for a
+// loaded machine. Measured figures are in the README (bench --cluster).
+const FAILOVER_BOUND_MS = LEASE_MS + 8000;
+let cluster: TestCluster;
+
+test.before(async () => {
+  cluster = await startCluster(await postgres(), { size: 3, leaseMs: LEASE_MS });
+});
+test.after.always(async () => {
+  await cluster?.stop();
+});
+
+test.serial('SIGKILL the owner under traffic: survivors take over, nothing acknowledged is lost', async (t) => {
+  const [p0] = cluster.pods;
+  const admin = await connect(t, p0!.port);
+  await admin.register('failover-admin', 'correct horse battery');
+  const { channel } = await admin.create('failover', 'public');
+  await admin.send(channel.id, 'warm up');
+
+  const redis = new Redis(cluster.redis.url);
+  t.teardown(() => redis.disconnect());
+  const ownerName = (await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod'))!;
+  const owner = cluster.pods.find((p) => p.name === ownerName)!;
+  const survivors = cluster.pods.filter((p) => p !== owner);
+  t.log(`owner ${owner.name}; survivors ${survivors.map((p) => p.name).join(', ')}`);
+
+  const make = async (port: number, name: string, alternates: number[] = []) => {
+    const c = await connect(t, port, alternates);
+    await c.register(name, 'correct horse battery');
+    await c.join(channel.id);
+    return c;
+  };
+  const s1 = await make(survivors[0]!.port, 'sender-one');
+  const s2 = await make(survivors[1]!.port, 'sender-two');
+  const watcher = await make(survivors[1]!.port, 'watcher');
+  const victim = await make(owner.port, 'victim', survivors.map((p) => p.port));
+  const seenWatcher = collect(watcher, channel.id);
+  const seenVictim = collect(victim, channel.id);
+  await watcher.subscribe(channel.id, 0);
+  await victim.subscribe(channel.id, 0);
+
+  const acks: Ack[] = [];
+  const a = sender(s1, 'one', channel.id, acks);
+  const b = sender(s2, 'two', channel.id, acks);
+  const v = sender(victim, 'victim', channel.id, acks);
+  await eventually(() => acks.length >= 30, 20000, 'traffic before the kill');
+
+  const killedAt = Date.now();
+  cluster.signal(owner, 'SIGKILL');
+  await owner.exited;
+  await eventually(() => acks.some((x) => x.at > killedAt && x.sender !== 'victim'), 30000, 'a send served after the kill');
+  const failoverMs = Math.min(...acks.filter((x) => x.at > killedAt).map((x) => x.at)) - killedAt;
+  t.log(`first acknowledged send after the kill: ${failoverMs} ms (lease ${LEASE_MS} ms)`);
+  t.true(failoverMs < FAILOVER_BOUND_MS, `failover took ${failoverMs} ms`);
+  await eventually(() => acks.filter((x) => x.at > killedAt).length >= 60, 30000, 'traffic after the kill');
+  await eventually(() => acks.some((x) => x.sender === 'victim' && x.at > killedAt), 30000, 'the victim sends again from another pod');
+
+  await Promise.all([a.stop(), b.stop(), v.stop()]);
+  const history = await fullHistory(watcher, channel.id);
+  checkInvariant(t, history, acks);
+  const last = history.at(-1)!.seq;
+  // Live delivery (with resume) reached both followers, each seq once and in order.
+  for (const [who, seen] of [['watcher', seenWatcher], ['victim', seenVictim]] as const) {
+    await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, `${who} caught up`);
+    t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), `${who} saw every seq once`);
+  }
+  const newOwner = await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod');
+  t.not(newOwner, owner.name);
+  t.log(`acks ${acks.length}; send errors: ${[...a.errors, ...b.errors, ...v.errors].length}`);
+});
