@@ -88,7 +88,10 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
         committed: (b) => this.onCommitted(b),
         edited: (seq, body, at) => this.onEdited(seq, body, at),
         deleted: (seq) => this.onDeleted(seq),
-        fenced: () => this.stopSelf(),
+        fenced: () => {
+          this.deps.log.warn({ channel: this.id, epoch: this.epoch }, 'write fenced: a newer owner holds the channel; deactivating');
+          this.stopSelf();
+        },
       },
       deps.metrics,
     );
@@ -114,6 +117,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   override async onStop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
+    this.deps.log.info({ channel: this.id, queued: this.writer.depth, followers: this.pods.size }, 'channel deactivating');
     await this.writer.drained();
     // Followers find the channel again wherever it is activated next.
     if (this.pods.size > 0) this.deps.fanout(this.pods, { channel: this.id, frame: Buffer.alloc(0), moved: true });

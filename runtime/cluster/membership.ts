@@ -55,8 +55,9 @@ export class Membership {
   /** Registers under `identity` (addresses known once the listeners are bound). */
   async start(identity: Omit<PodInfo, 'incarnation'>): Promise<PodInfo> {
     this.identity = identity;
+    const askedAt = Date.now();
     this.me = await this.registry.register(identity, this.opts.leaseMs);
-    this.lastRenewed = Date.now();
+    this.lastRenewed = askedAt;
     this.live = await this.registry.livePods();
     this.stopWatch = await this.registry.watch(() => void this.refresh(), this.opts.checkEveryMs);
     this.scheduleRenew();
@@ -107,16 +108,19 @@ export class Membership {
     // A pod that was frozen past its lease must not serve even one more request
     // on the strength of a renewal that has not happened yet.
     if (!this.lost && Date.now() - this.lastRenewed >= this.opts.leaseMs) this.loseLease('lease ran out before renewal');
+    // The lease runs from when Redis set it, which is no later than when we
+    // asked: counting from the reply would trust the lease past its expiry.
+    const askedAt = Date.now();
     try {
       if (this.lost) {
         this.me = await this.registry.register(this.identity!, this.opts.leaseMs);
-        this.lastRenewed = Date.now();
+        this.lastRenewed = askedAt;
         this.lost = false;
         this.log.warn({ incarnation: this.me.incarnation }, 'rejoined the cluster');
         this.events.rejoined(this.me);
         await this.refresh();
       } else if (await this.registry.renew(this.me, this.opts.leaseMs)) {
-        this.lastRenewed = Date.now();
+        this.lastRenewed = askedAt;
       } else {
         this.loseLease('lease expired or taken over');
       }

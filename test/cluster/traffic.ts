@@ -76,8 +76,38 @@ export async function fullHistory(c: TertuliaClient, channel: number): Promise<M
   }
 }
 
-/** Every ack is in history once, at its seq, with its body; history is 1..N without gaps or repeats. */
-export function checkInvariant(t: ExecutionContext, history: MessageView[], acks: Ack[]): void {
+/** A client that keeps `depth` sends in flight at once, so its channel's writer always has a queue. */
+export function pipeliner(c: TertuliaClient, name: string, channel: number, acks: Ack[], depth = 20) {
+  let running = true;
+  let n = 0;
+  const errors: string[] = [];
+  const lane = async () => {
+    while (running) {
+      const k = n++;
+      try {
+        const r = await c.send(channel, `${name}:${k}`, `${name}-${k}`);
+        acks.push({ sender: name, n: k, seq: r.seq, at: Date.now() });
+      } catch (err) {
+        errors.push(`${k}: ${(err as Error).message}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  };
+  const done = Promise.all(Array.from({ length: depth }, lane));
+  return {
+    errors,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+/**
+ * Every ack is in history once, at its seq, with its body; history is 1..N
+ * without gaps or repeats; senders in `ordered` appear in their send order.
+ */
+export function checkInvariant(t: ExecutionContext, history: MessageView[], acks: Ack[], ordered?: string[]): void {
   t.deepEqual(
     history.map((m) => m.seq),
     Array.from({ length: history.length }, (_, i) => i + 1),
@@ -93,7 +123,7 @@ export function checkInvariant(t: ExecutionContext, history: MessageView[], acks
   }
   t.is(missing, 0, 'every acknowledged message is in history at its acked seq');
   // Each sender's messages appear in its own send order.
-  const senders = new Set(acks.map((a) => a.sender));
+  const senders = ordered ?? [...new Set(acks.map((a) => a.sender))];
   for (const s of senders) {
     const order = history.filter((m) => m.body.startsWith(`${s}:`)).map((m) => Number(m.body.split(':')[1]));
     t.deepEqual(order, [...order].sort((a, b) => a - b), `${s} in send order`);

@@ -1,0 +1,90 @@
+import test from 'ava';
+import pg from 'pg';
+import { Redis } from 'ioredis';
+import { startCluster, type TestCluster } from '../harness/cluster.js';
+import { eventually, usePostgres } from '../harness/server.js';
+import { checkInvariant, collect, connect, fullHistory, pipeliner, sender, type Ack } from './traffic.js';
+
+const postgres = usePostgres(test);
+const LEASE_MS = 1500;
+let cluster: TestCluster;
+
+test.before(async () => {
+  cluster = await startCluster(await postgres(), { size: 3, leaseMs: LEASE_MS });
+});
+test.after.always(async () => {
+  await cluster?.stop();
+});
+
+async function fencedWrites(metricsPort: number): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith('tertulia_writes_refused_total{reason="fenced"}'));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
+test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes are fenced, no seq repeats', async (t) => {
+  const admin = await connect(t, cluster.pods[0]!.port);
+  await admin.register('pause-admin', 'correct horse battery');
+  const { channel } = await admin.create('paused', 'public');
+  await admin.send(channel.id, 'warm up');
+  const redis = new Redis(cluster.redis.url);
+  t.teardown(() => redis.disconnect());
+  const ownerName = (await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod'))!;
+  const owner = cluster.pods.find((p) => p.name === ownerName)!;
+  const survivors = cluster.pods.filter((p) => p !== owner);
+
+  const make = async (port: number, name: string, alternates: number[] = []) => {
+    const c = await connect(t, port, alternates);
+    await c.register(name, 'correct horse battery');
+    await c.join(channel.id);
+    return c;
+  };
+  const s1 = await make(survivors[0]!.port, 'steady');
+  const watcher = await make(survivors[1]!.port, 'watcher');
+  // Connected to the owner itself and keeping many sends in flight, so the
+  // owner's writer has queued work when it is frozen.
+  const local = await make(owner.port, 'local', survivors.map((p) => p.port));
+  const seen = collect(watcher, channel.id);
+  await watcher.subscribe(channel.id, 0);
+
+  const acks: Ack[] = [];
+  const a = sender(s1, 'steady', channel.id, acks);
+  const p = pipeliner(local, 'local', channel.id, acks);
+  await eventually(() => acks.filter((x) => x.sender === 'local').length >= 200, 20000, 'traffic before the pause');
+
+  const before = await fencedWrites(owner.metricsPort);
+  // Hold the channel's row lock so the owner's commit in flight stalls and
+  // later sends queue behind it in the owner's writer; then freeze the owner.
+  const db = new pg.Client({ connectionString: cluster.databaseUrl });
+  await db.connect();
+  t.teardown(() => db.end());
+  await db.query('begin');
+  await db.query('select 1 from channels where id = $1 for update', [channel.id]);
+  const extra = Array.from({ length: 5 }, (_, k) =>
+    local.send(channel.id, `extra:${k}`, `extra-${k}`).then((r) => acks.push({ sender: 'extra', n: k, seq: r.seq, at: Date.now() })),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  cluster.signal(owner, 'SIGSTOP');
+  const stoppedAt = Date.now();
+  // Past the lease another pod claims the channel; its activation waits on the lock.
+  await eventually(async () => (await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod')) !== owner.name, 20000, 'a new owner');
+  await db.query('commit');
+  await eventually(() => acks.some((x) => x.sender === 'steady' && x.at > stoppedAt), 20000, 'traffic moves on');
+  cluster.signal(owner, 'SIGCONT');
+
+  // The frozen owner's queued writes carry its old epoch: PostgreSQL refuses them.
+  await eventually(async () => (await fencedWrites(owner.metricsPort)) > before, 20000, 'the old owner is fenced');
+  await Promise.all(extra);
+  t.log(`fenced writes on the old owner: ${(await fencedWrites(owner.metricsPort)) - before}`);
+  await eventually(() => acks.some((x) => x.sender === 'local' && x.at > Date.now() - 1000), 20000, 'the paused pod serves its client again');
+  await Promise.all([a.stop(), p.stop()]);
+
+  const history = await fullHistory(watcher, channel.id);
+  t.is(history.filter((m) => m.body.startsWith('extra:')).length, 5, 'the refused writes were stored once, by the new owner');
+  // The pipelining client retries refused sends in parallel, so only the steady sender has an order to keep.
+  checkInvariant(t, history, acks, ['steady']);
+  const last = history.at(-1)!.seq;
+  await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, 'watcher caught up');
+  t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1));
+  t.not(await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod'), owner.name, 'the old owner did not take the channel back');
+});
