@@ -2,7 +2,7 @@ import test from 'ava';
 import { Redis } from 'ioredis';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { checkInvariant, collect, connect, fullHistory, sender, type Ack } from './traffic.js';
+import { checkInvariant, collect, connect, fullHistory, member, sender, type Ack } from './traffic.js';
 
 const postgres = usePostgres(test);
 const LEASE_MS = 1500;
@@ -33,12 +33,7 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
   const survivors = cluster.pods.filter((p) => p !== owner);
   t.log(`owner ${owner.name}; survivors ${survivors.map((p) => p.name).join(', ')}`);
 
-  const make = async (port: number, name: string, alternates: number[] = []) => {
-    const c = await connect(t, port, alternates);
-    await c.register(name, 'correct horse battery');
-    await c.join(channel.id);
-    return c;
-  };
+  const make = (port: number, name: string, alternates: number[] = []) => member(t, port, name, channel.id, alternates);
   const s1 = await make(survivors[0]!.port, 'sender-one');
   const s2 = await make(survivors[1]!.port, 'sender-two');
   const watcher = await make(survivors[1]!.port, 'watcher');

@@ -3,7 +3,7 @@ import pg from 'pg';
 import { Redis } from 'ioredis';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { checkInvariant, collect, connect, fullHistory, pipeliner, sender, type Ack } from './traffic.js';
+import { checkInvariant, collect, connect, fullHistory, member, pipeliner, sender, type Ack } from './traffic.js';
 
 const postgres = usePostgres(test);
 const LEASE_MS = 1500;
@@ -33,12 +33,7 @@ test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes 
   const owner = cluster.pods.find((p) => p.name === ownerName)!;
   const survivors = cluster.pods.filter((p) => p !== owner);
 
-  const make = async (port: number, name: string, alternates: number[] = []) => {
-    const c = await connect(t, port, alternates);
-    await c.register(name, 'correct horse battery');
-    await c.join(channel.id);
-    return c;
-  };
+  const make = (port: number, name: string, alternates: number[] = []) => member(t, port, name, channel.id, alternates);
   const s1 = await make(survivors[0]!.port, 'steady');
   const watcher = await make(survivors[1]!.port, 'watcher');
   // Connected to the owner itself and keeping many sends in flight, so the

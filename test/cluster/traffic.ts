@@ -15,10 +15,19 @@ export interface Ack {
 
 /** A client that keeps sending numbered messages until stopped, recording every ack. */
 export function sender(c: TertuliaClient, name: string, channel: number, acks: Ack[], gapMs = 15) {
+  return lanes(c, name, channel, acks, 1, gapMs);
+}
+
+/** A client that keeps `depth` sends in flight at once, so its channel's writer always has a queue. */
+export function pipeliner(c: TertuliaClient, name: string, channel: number, acks: Ack[], depth = 20) {
+  return lanes(c, name, channel, acks, depth, 0);
+}
+
+function lanes(c: TertuliaClient, name: string, channel: number, acks: Ack[], depth: number, gapMs: number) {
   let running = true;
   let n = 0;
   const errors: string[] = [];
-  const done = (async () => {
+  const lane = async () => {
     while (running) {
       const k = n++;
       try {
@@ -30,7 +39,8 @@ export function sender(c: TertuliaClient, name: string, channel: number, acks: A
       }
       await new Promise((r) => setTimeout(r, gapMs));
     }
-  })();
+  };
+  const done = Promise.all(Array.from({ length: depth }, lane));
   return {
     errors,
     async stop() {
@@ -38,6 +48,14 @@ export function sender(c: TertuliaClient, name: string, channel: number, acks: A
       await done;
     },
   };
+}
+
+/** A registered member of `channel`, connected to `port`, that fails over to `alternates`. */
+export async function member(t: ExecutionContext, port: number, name: string, channel: number, alternates: number[] = []) {
+  const c = await connect(t, port, alternates);
+  await c.register(name, 'correct horse battery');
+  await c.join(channel);
+  return c;
 }
 
 export async function connect(
@@ -74,33 +92,6 @@ export async function fullHistory(c: TertuliaClient, channel: number): Promise<M
     if (!page.more || page.messages.length === 0) return all;
     after = page.messages.at(-1)!.seq;
   }
-}
-
-/** A client that keeps `depth` sends in flight at once, so its channel's writer always has a queue. */
-export function pipeliner(c: TertuliaClient, name: string, channel: number, acks: Ack[], depth = 20) {
-  let running = true;
-  let n = 0;
-  const errors: string[] = [];
-  const lane = async () => {
-    while (running) {
-      const k = n++;
-      try {
-        const r = await c.send(channel, `${name}:${k}`, `${name}-${k}`);
-        acks.push({ sender: name, n: k, seq: r.seq, at: Date.now() });
-      } catch (err) {
-        errors.push(`${k}: ${(err as Error).message}`);
-        await new Promise((r) => setTimeout(r, 50));
-      }
-    }
-  };
-  const done = Promise.all(Array.from({ length: depth }, lane));
-  return {
-    errors,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
 }
 
 /**
