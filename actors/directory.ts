@@ -85,6 +85,19 @@ export class ActorDirectory<P> {
     this.stopping.set(key, done);
   }
 
+  /** Keys with a live actor. */
+  keys(): number[] {
+    return [...this.resolved.keys()];
+  }
+
+  /** Stops one key's actor (handoff); resolves once it is gone. */
+  async stopKey(key: number): Promise<void> {
+    const ref = this.resolved.get(key);
+    if (!ref) return;
+    this.forget(key, ref);
+    await this.stopping.get(key);
+  }
+
   /** Tells every live actor the same thing (fire-and-forget). */
   tellAll<K extends Topic<P>>(topic: K, arg: Arg<P, K>): void {
     for (const ref of this.resolved.values()) ref.tell(topic, arg);

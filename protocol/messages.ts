@@ -125,6 +125,8 @@ export interface Events {
   typing: { channel: number; user: number; name: string };
   presence: { channel: number; user: number; name: string; online: boolean };
   member: { channel: number; user: number; name: string; action: 'joined' | 'left' | 'invited' | 'kicked' | 'role'; role?: Role };
+  /** The server is shutting down; reconnect to one of these `host:port` addresses. */
+  move: { servers: string[] };
   /**
    * A fault not tied to a request id (undecodable frame, idle timeout, slow
    * consumer, shutdown). Followed by a close unless the text says otherwise.

@@ -28,6 +28,10 @@ export interface Config {
   membershipCheckMs: number;
   /** Hops a request may take between pods before it gives up. */
   maxHops: number;
+  /** Channels handed to other pods per second when placement changes. */
+  handoffPerSec: number;
+  /** How long a draining pod waits for its clients to leave before it exits anyway. */
+  drainMs: number;
   /** Embedded database and blob files live here when no DATABASE_URL is set. */
   dataDir: string;
   /** A real PostgreSQL; when absent the embedded PGlite is used. */
@@ -87,6 +91,8 @@ export const SETTINGS: readonly Setting[] = [
   S('leaseMs', 'int', 5000, 300, 600_000),
   S('membershipCheckMs', 'int', 1000, 50, 600_000),
   S('maxHops', 'int', 4, 1, 16),
+  S('handoffPerSec', 'int', 100, 1, 100_000),
+  S('drainMs', 'int', 5000, 0, 600_000),
   S('dataDir', 'string', './.data'),
   { ...S('databaseUrl', 'url', null), env: 'DATABASE_URL' },
   S('databasePool', 'int', 10, 1, 200),

@@ -122,7 +122,11 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
   let http: Awaited<ReturnType<typeof serveMetrics>> | null = null;
   const closeAll = async () => {
     serving = false;
-    await gateway.stop();
+    // Drain: no new clients; leave the cluster so others take the channels;
+    // then send this pod's clients to the other pods and wait for them to go.
+    gateway.stopAccepting();
+    await cluster.leave().catch((err) => log.warn({ err }, 'leaving the cluster failed'));
+    await gateway.stop(cfg.drainMs, cluster.otherPods());
     await channels.stopAll();
     await users.stopAll();
     await cluster.stop();

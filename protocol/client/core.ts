@@ -343,9 +343,26 @@ export class ClientCore extends EventEmitter<ClientEvents> {
       case 'error':
         this.report(toError(m.error), {});
         return;
+      case 'move':
+        this.moveTo(m.servers);
+        return;
       default:
       // Events this version does not know are ignored.
     }
+  }
+
+  /** The server is going away and named the others: reconnect to one of them (picked at random, to spread the load). */
+  private moveTo(servers: unknown): void {
+    if (!Array.isArray(servers)) return;
+    const parsed = servers.flatMap((s) => {
+      const m = typeof s === 'string' ? /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s) : null;
+      return m ? [{ host: (m[1] ?? m[2])!, port: Number(m[3]) }] : [];
+    });
+    if (parsed.length === 0) return;
+    const known = new Set(this.addresses.map((a) => `${a.host}:${a.port}`));
+    for (const a of parsed) if (!known.has(`${a.host}:${a.port}`)) this.addresses.push(a);
+    const pick = parsed[Math.floor(this.opts.random() * parsed.length)]!;
+    this.addressIndex = this.addresses.findIndex((a) => a.host === pick.host && a.port === pick.port);
   }
 
   /** Emits 'error' only when someone listens: EventEmitter would throw otherwise. */

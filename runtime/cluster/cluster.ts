@@ -14,6 +14,7 @@ import { Follower } from './follower.js';
 import { LocalRegistry } from './local-registry.js';
 import { Membership } from './membership.js';
 import { Ownership } from './ownership.js';
+import { Rebalancer } from './rebalancer.js';
 import { forwardHandler } from './peer-handler.js';
 import { RedisRegistry } from './redis-registry.js';
 import { ClusterRouter } from './router.js';
@@ -25,6 +26,7 @@ export class Cluster implements ChannelClaims {
   private peers: PeerLinks | null = null;
   private router: ClusterRouter | null = null;
   private follower: Follower | null = null;
+  private rebalancer: Rebalancer | null = null;
   private local: LocalChannels | null = null;
   private hub: Hub | null = null;
 
@@ -82,6 +84,24 @@ export class Cluster implements ChannelClaims {
       this.log.child({ component: 'router' }),
     );
     this.follower = new Follower(hub, this.router, () => this.self, this.log.child({ component: 'follower' }));
+    this.rebalancer = new Rebalancer(local, this.ownership, this.cfg.handoffPerSec, this.log.child({ component: 'rebalancer' }));
+  }
+
+  /** Channels handed to other pods since start. */
+  get handedOff(): number {
+    return this.rebalancer?.handedOff ?? 0;
+  }
+
+  /**
+   * Leaves the cluster for a drain: the lease and claims go first, so other
+   * pods take the channels; then local channels stop (writes commit,
+   * followers are told to move). Peer links stay up so this pod's remaining
+   * clients are still served through the new owners until they move.
+   */
+  async leave(): Promise<void> {
+    this.rebalancer?.stop();
+    await this.membership.stop();
+    await this.local?.stopAll();
   }
 
   /** Where deliveries go: this pod's hub, or the peer connection a following pod opened to us. */
@@ -146,6 +166,7 @@ export class Cluster implements ChannelClaims {
   /** Leaves the cluster (claims freed at once), then closes links and the registry. */
   async stop(): Promise<void> {
     this.follower?.stop();
+    this.rebalancer?.stop();
     await this.membership.stop();
     await this.peers?.closeAll();
     await this.peerServer?.close();
@@ -154,6 +175,7 @@ export class Cluster implements ChannelClaims {
 
   private changed(live: readonly PodInfo[], gone: readonly PodInfo[]): void {
     this.peers?.retain(live.filter((p) => p.id !== this.self));
+    this.rebalancer?.scan();
     if (gone.length === 0) return;
     this.local?.tellAll('podsGone', { pods: gone.map((p) => p.id) });
     this.follower?.podsGone(gone);

@@ -49,7 +49,7 @@ export class Membership {
 
   /** True while this pod may serve channels: its lease was renewed within leaseMs. */
   get serving(): boolean {
-    return this.me !== null && !this.lost && Date.now() - this.lastRenewed < this.opts.leaseMs;
+    return this.me !== null && !this.lost && !this.stopped && Date.now() - this.lastRenewed < this.opts.leaseMs;
   }
 
   /** Registers under `identity` (addresses known once the listeners are bound). */
@@ -67,6 +67,7 @@ export class Membership {
 
   /** Leaves the cluster: the lease and claims go at once, so others take over without waiting. */
   async stop(): Promise<void> {
+    if (this.stopped) return;
     this.stopped = true;
     if (this.renewTimer) clearTimeout(this.renewTimer);
     this.stopWatch?.();

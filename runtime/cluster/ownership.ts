@@ -38,9 +38,17 @@ export class Ownership {
   async acquire(channel: number): Promise<ChannelClaim> {
     if (!this.membership.serving) throw new NotOwnerError(channel, null);
     const current = await this.registry.owner(channel);
-    if (this.mine(current)) return current!;
-    if (current) throw new NotOwnerError(channel, current.pod);
     const preferred = preferredPod(channel, this.membership.pods);
+    if (this.mine(current)) {
+      // Still ours from before a handoff began: let the preferred pod have it
+      // rather than activating here again and bouncing requests between us.
+      if (preferred && preferred.id !== this.self.id) {
+        await this.release(channel);
+        throw new NotOwnerError(channel, preferred.id);
+      }
+      return current!;
+    }
+    if (current) throw new NotOwnerError(channel, current.pod);
     if (preferred && preferred.id !== this.self.id) throw new NotOwnerError(channel, preferred.id);
     const r = await this.registry.claim(channel, this.self);
     if (r.granted || this.mine(r.owner)) return r.owner;
@@ -50,6 +58,12 @@ export class Ownership {
   /** Gives the channel up (passivation, handoff); a no-op if someone else holds it now. */
   async release(channel: number): Promise<void> {
     await this.registry.release(channel, this.self);
+  }
+
+  /** True when placement says this pod should own the channel. */
+  preferredHere(channel: number): boolean {
+    const preferred = preferredPod(channel, this.membership.pods);
+    return preferred === null || preferred.id === this.self.id;
   }
 
   /** Where to send a channel's requests: its live holder, else the pod that should claim it. */

@@ -84,6 +84,12 @@ export class Connection implements Outlet {
     setTimeout(() => this.socket.destroy(), 2000).unref();
   }
 
+  /** Drops the connection at once (a drain that ran out of time). */
+  destroy(): void {
+    this.closing = true;
+    this.socket.destroy();
+  }
+
   private onData(chunk: Buffer): void {
     if (this.closing) return;
     this.lastActivity = Date.now();

@@ -1,6 +1,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/errors.js';
+import { encodeFrame } from '../../protocol/codec.js';
 import { Connection, type CloseReason, type ConnectionLimits, type RequestHandler } from './connection.js';
 
 export interface GatewayOptions extends ConnectionLimits {
@@ -22,6 +23,7 @@ export class Gateway {
   private nextId = 1;
   private sweeper: NodeJS.Timeout | null = null;
   private stopping = false;
+  private closed: Promise<void> | null = null;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -53,15 +55,30 @@ export class Gateway {
   }
 
   /** Stops accepting, tells every client to reconnect, waits up to `graceMs` for them to go. */
-  async stop(graceMs = 2000): Promise<void> {
+  /** Refuses new connections from now on; the ones open keep being served. */
+  stopAccepting(): void {
+    if (this.closed) return;
+    this.closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /**
+   * Tells every client to move (to `servers`, the other pods' client
+   * addresses, when known) and closes; waits up to `graceMs` for them to go.
+   */
+  async stop(graceMs = 2000, servers: string[] = []): Promise<void> {
     if (this.stopping) return;
     this.stopping = true;
+    this.stopAccepting();
     if (this.sweeper) clearInterval(this.sweeper);
-    const closed = new Promise<void>((resolve) => this.server.close(() => resolve()));
-    for (const c of this.conns.values()) c.fatal(ErrorCode.SHUTTING_DOWN, 'server is shutting down', 'shutdown');
+    const move = servers.length > 0 ? encodeFrame({ ev: 'move', servers }) : null;
+    for (const c of this.conns.values()) {
+      if (move) c.write(move);
+      c.fatal(ErrorCode.SHUTTING_DOWN, 'server is shutting down', 'shutdown');
+    }
     const deadline = Date.now() + graceMs;
     while (this.conns.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
-    await closed;
+    for (const c of this.conns.values()) c.destroy();
+    await this.closed;
   }
 
   private accept(socket: Socket): void {

@@ -65,7 +65,11 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
   const last = history.at(-1)!.seq;
   // Live delivery (with resume) reached both followers, each seq once and in order.
   for (const [who, seen] of [['watcher', seenWatcher], ['victim', seenVictim]] as const) {
-    await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, `${who} caught up`);
+    await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, `${who} caught up`).catch((e) => {
+      const seqs = seen.map((m) => m.seq);
+      const holes = seqs.filter((s, i) => i > 0 && s !== seqs[i - 1]! + 1);
+      throw new Error(`${e.message}: last ${last}, saw ${seqs.length} up to ${seqs.at(-1)}, jumps at ${holes.slice(0, 5)}, state ${who === 'victim' ? victim.state : watcher.state}`);
+    });
     t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), `${who} saw every seq once`);
   }
   const newOwner = await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod');
