@@ -8,6 +8,7 @@ const USAGE = `usage: tertulia <command> [flags]
 
 commands:
   server            run one pod (embedded PGlite in --data-dir unless DATABASE_URL is set)
+  cluster --pods N  N local pods for development (needs DATABASE_URL; starts a Redis unless TERTULIA_REDIS_URL)
   migrate           apply database migrations and exit
   chat [host:port]  interactive terminal client (default 127.0.0.1:7600)
   help              this text
@@ -21,6 +22,8 @@ async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'server':
       return (await import('./server.js')).runServer(rest);
+    case 'cluster':
+      return (await import('./cluster.js')).runCluster(rest);
     case 'migrate':
       return (await import('./migrate.js')).runMigrate(rest);
     case 'chat':
