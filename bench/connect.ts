@@ -3,6 +3,7 @@
  * with its token (TCP connect + hello + auth, timed together as one connect),
  * then subscribes to its channel (timed apart). Clients start in waves so the
  * figure is the pod's answer to a crowd arriving, not to one SYN flood.
+ * With several pods, client i connects to pod i mod N (round-robin).
  */
 import { TertuliaClient } from '../protocol/client/index.js';
 import type { MessageView } from '../protocol/messages.js';
@@ -11,8 +12,17 @@ import { inParallel } from './concurrency.js';
 import type { Population } from './setup.js';
 import { Samples, Tally, errorKey } from './stats.js';
 
+/** A pod's client address; `name` labels the clients that connect to it. */
+export interface Target {
+  name: string;
+  host: string;
+  port: number;
+}
+
 export interface Member {
   client: TertuliaClient;
+  /** The target (pod) this client connected to. */
+  pod: string;
   channel: number;
   /** Sends awaiting an ack, capped by the traffic phase. */
   outstanding: number;
@@ -33,8 +43,7 @@ export interface ConnectResult {
 }
 
 export async function connectAll(
-  host: string,
-  port: number,
+  targets: readonly Target[],
   pop: Population,
   opts: { wave: number; requestTimeoutMs: number },
   hooks: ClientHooks,
@@ -49,7 +58,8 @@ export async function connectAll(
   };
   for (let start = 0; start < pop.users.length; start += opts.wave) {
     const wave = pop.users.slice(start, start + opts.wave);
-    await inParallel(wave, wave.length, async (u) => {
+    await inParallel(wave, wave.length, async (u, i) => {
+      const { host, port, name: pod } = targets[(start + i) % targets.length]!;
       // No reconnect: a dropped client should show up as a drop, not be healed quietly.
       const client = new TertuliaClient({ host, port, token: u.token, reconnect: false, requestTimeoutMs: opts.requestTimeoutMs, name: 'bench' });
       client.on('message', hooks.message);
@@ -63,7 +73,7 @@ export async function connectAll(
         r.connectMs.add(t1 - t0);
         await client.subscribe(u.channel);
         r.subscribeMs.add(performance.now() - t1);
-        r.members.push({ client, channel: u.channel, outstanding: 0 });
+        r.members.push({ client, pod, channel: u.channel, outstanding: 0 });
       } catch (err) {
         r.failures.add(errorKey(err));
         await client.close();

@@ -33,10 +33,12 @@ export function treeCpuSec(root: number): number {
   return total;
 }
 
-/** Starts a CPU stopwatch over the three parties; stop() gives percent of one core each. */
-export function cpuWatch(podPid: number, postmaster: number | null): { stop(): { pod: number; bench: number; postgres: number } } {
+/** Starts a CPU stopwatch over the three parties (the pods summed); stop() gives percent of one core each. */
+export function cpuWatch(podPids: number | readonly number[], postmaster: number | null): { stop(): { pod: number; bench: number; postgres: number } } {
+  const pids = typeof podPids === 'number' ? [podPids] : podPids;
+  const podCpu = (): number => pids.reduce((sum, pid) => sum + procStat(pid).cpuSec, 0);
   const t0 = performance.now();
-  const pod0 = procStat(podPid).cpuSec;
+  const pod0 = podCpu();
   const bench0 = process.cpuUsage();
   const pg0 = postmaster === null ? NaN : treeCpuSec(postmaster);
   return {
@@ -44,7 +46,7 @@ export function cpuWatch(podPid: number, postmaster: number | null): { stop(): {
       const wall = (performance.now() - t0) / 1000;
       const b = process.cpuUsage(bench0);
       return {
-        pod: (100 * (procStat(podPid).cpuSec - pod0)) / wall,
+        pod: (100 * (podCpu() - pod0)) / wall,
         bench: (100 * (b.user + b.system)) / 1e6 / wall,
         postgres: postmaster === null ? NaN : (100 * (treeCpuSec(postmaster) - pg0)) / wall,
       };

@@ -35,6 +35,28 @@ export async function openBenchDatabase(given: string | null, log: (line: string
   };
 }
 
+/** One PostgreSQL server for several runs, each on a fresh database of its own. */
+export interface BenchServer {
+  origin: string;
+  fresh(): Promise<BenchDatabase>;
+  release(): Promise<void>;
+}
+
+export async function openBenchServer(given: string | null, log: (line: string) => void): Promise<BenchServer> {
+  if (given) return { origin: `server ${new URL(given).host}`, fresh: () => openBenchDatabase(given, log), release: async () => {} };
+  const server = await startPostgres();
+  const origin = `private PostgreSQL on 127.0.0.1:${server.port} (fsync=off, synchronous_commit=off)`;
+  return {
+    origin,
+    async fresh() {
+      const url = await server.createDatabase();
+      const name = new URL(url).pathname.slice(1);
+      return { url, origin: `fresh database ${name} on ${origin}`, release: () => onServer(url.replace(/\/[^/]*$/, '/postgres'), (c) => c.query(`drop database if exists ${name} with (force)`)).then(() => {}) };
+    },
+    release: () => server.stop(),
+  };
+}
+
 async function onServer<T>(url: string, fn: (c: pg.Client) => Promise<T>): Promise<T> {
   const c = new pg.Client({ connectionString: url, connectionTimeoutMillis: 10_000 });
   c.on('error', () => {});

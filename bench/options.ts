@@ -14,6 +14,12 @@ export interface BenchOptions {
   perClientCap: number;
   bodyChars: number;
   ceilingSec: number;
+  /** Pods of the cluster run; 0: no cluster comparison. */
+  cluster: number;
+  /** Kill-and-recover rounds of the failover measurement; 0: none. */
+  failover: number;
+  /** --lease-ms of the cluster pods. */
+  leaseMs: number;
 }
 
 export const USAGE = `usage: npm run bench -- [flags]
@@ -28,7 +34,12 @@ export const USAGE = `usage: npm run bench -- [flags]
   --wave N            clients connecting at once in the connect phase (100)
   --cap N             unacked sends per client before a due send is skipped (32)
   --body N            message body characters (100)
-  --ceiling-seconds S seconds per raw INSERT measurement (3)`;
+  --ceiling-seconds S seconds per raw INSERT measurement (3)
+  --cluster N         run the workload on one pod, then on a cluster of N pods (private
+                      Redis, same PostgreSQL server, fresh database each), side by side
+  --failover K        K rounds on a 3-pod cluster: SIGKILL a channel's owner under
+                      traffic, time kill → first ack, restart it (alone, or after --cluster)
+  --lease-ms MS       lease of the cluster pods (1500)`;
 
 const INTS: [keyof BenchOptions, string, number, number][] = [
   ['clients', 'clients', 1000, 1],
@@ -39,6 +50,9 @@ const INTS: [keyof BenchOptions, string, number, number][] = [
   ['perClientCap', 'cap', 32, 1],
   ['bodyChars', 'body', 100, 24],
   ['ceilingSec', 'ceiling-seconds', 3, 1],
+  ['cluster', 'cluster', 0, 0],
+  ['failover', 'failover', 0, 0],
+  ['leaseMs', 'lease-ms', 1500, 200],
 ];
 
 export function parseOptions(argv: readonly string[]): BenchOptions {
@@ -62,6 +76,9 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
   } as BenchOptions;
   if (opts.bodyChars > 4000) problems.push('--body: at most 4000 characters');
   if (opts.channels > opts.clients) problems.push('--channels: more channels than clients leaves some empty');
+  if (opts.cluster === 1 || opts.cluster > 16) problems.push('--cluster: 2 to 16 pods');
+  if (opts.max && opts.cluster) problems.push('--max: only for the single-pod run, not with --cluster');
+  if (opts.failover > 100) problems.push('--failover: at most 100 rounds');
   if (problems.length) throw new Error(`${problems.join('\n')}\n\n${USAGE}`);
   return opts;
 }

@@ -31,6 +31,8 @@ export interface Pod {
   exited(): { code: number | null; signal: NodeJS.Signals | null } | null;
   /** SIGTERM (drain), then SIGKILL if the drain overruns. */
   stop(): Promise<void>;
+  /** SIGKILL to this PID (a process started here); resolves once it has exited. */
+  kill(): Promise<void>;
 }
 
 export async function startPod(options: PodOptions): Promise<Pod> {
@@ -72,6 +74,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
         clearTimeout(hard);
       }
     },
+    kill: () => service.stop('SIGKILL'),
   };
 }
 

@@ -19,6 +19,8 @@ export interface TrafficOptions {
   bodyChars: number;
   /** Distinguishes the cmids of successive phases (--max runs several). */
   tag: string;
+  /** Splits ack latency by a label of the sender (e.g. on the channel's owner pod or not); null: no group. */
+  group?: (m: Member) => string | null;
   progress?: (line: string) => void;
 }
 
@@ -35,6 +37,8 @@ export interface TrafficResult {
   ackMs: Samples;
   /** Acks of sends made after the warm-up (the first quarter of the window, at most 5 s). */
   steadyAckMs: Samples;
+  /** Ack latency per group label, when a group function was given. */
+  ackMsByGroup: Map<string, Samples>;
   refused: Tally;
   deliveredInWindow: number;
   delivered: number;
@@ -64,6 +68,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     acked: 0,
     ackMs: new Samples(),
     steadyAckMs: new Samples(),
+    ackMsByGroup: new Map(),
     refused: new Tally(),
     deliveredInWindow: 0,
     delivered: 0,
@@ -100,6 +105,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
     m.outstanding++;
     inflight++;
     r.sent++;
+    const label = o.group?.(m) ?? null;
     const sentAt = performance.now();
     const body = `${o.tag}${sentAt.toFixed(3)} ${padding}`;
     m.client.request('send', { channel: m.channel, cmid: `${o.tag}${r.sent}`, body }, { timeoutMs: o.ackTimeoutMs }).then(
@@ -107,6 +113,11 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
         const ms = performance.now() - sentAt;
         r.ackMs.add(ms);
         if (sentAt >= warmEnd) r.steadyAckMs.add(ms);
+        if (label !== null) {
+          let g = r.ackMsByGroup.get(label);
+          if (!g) r.ackMsByGroup.set(label, (g = new Samples()));
+          g.add(ms);
+        }
         r.acked++;
         if (inWindow) r.ackedInWindow++;
         r.expectedDeliveries += subscribers.get(m.channel) ?? 0;

@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
-import type { ChannelRecord, MessageRecord, Store, WriteMetrics } from '../../runtime/ports.js';
+import type { ChannelRecord, Store, WriteMetrics } from '../../runtime/ports.js';
+import { toView } from './views.js';
 import { SerialActor, later, type Deferred } from '../kernel.js';
 import { encodeFrame } from '../../protocol/codec.js';
-import type { Delivery, Fanout } from '../fanout.js';
+import type { Fanout } from '../fanout.js';
+import { Followers } from './followers.js';
 import { HistoryRing } from './ring.js';
 import { ChannelWriter, type Committed } from './writer.js';
 import type { Caller, ChannelProtocol, HistoryArgs } from './protocol.js';
@@ -37,21 +39,6 @@ const noSuchChannel = () => new TertuliaError(ErrorCode.NO_SUCH_CHANNEL, 'no suc
 const forbidden = (why: string) => new TertuliaError(ErrorCode.FORBIDDEN, why);
 const wrongKind = () => new TertuliaError(ErrorCode.WRONG_CHANNEL_KIND, 'not possible on a direct channel');
 
-export function toView(m: MessageRecord): MessageView {
-  const v: MessageView = {
-    channel: m.channelId,
-    seq: m.seq,
-    sender: m.senderId,
-    from: m.senderName,
-    body: m.body,
-    ts: m.ts,
-    cmid: m.cmid,
-  };
-  if (m.editedAt !== null) v.edited = m.editedAt;
-  if (m.deleted) v.deleted = true;
-  return v;
-}
-
 /**
  * One chat channel: its members, last seq, recent history and write pipeline.
  * Handlers run one at a time; sends are acknowledged only after their commit.
@@ -61,10 +48,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   private epoch = 0;
   private lastSeq = 0;
   private readonly members = new Map<number, Member>();
-  /** Pods with connections following this channel: one delivery each. */
-  private readonly pods = new Set<string>();
-  /** For presence: the pods where each user has a following connection. */
-  private readonly online = new Map<number, Set<string>>();
+  private readonly followers: Followers;
   private readonly ring: HistoryRing;
   private readonly writer: ChannelWriter;
   private lastUse = Date.now();
@@ -79,6 +63,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     super();
     const { limits } = deps;
     this.ring = new HistoryRing(limits.ringSize);
+    this.followers = new Followers(id, deps.fanout);
     this.writer = new ChannelWriter(
       deps.store,
       id,
@@ -117,10 +102,10 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   override async onStop(): Promise<void> {
     if (this.idleTimer) clearInterval(this.idleTimer);
-    this.deps.log.info({ channel: this.id, queued: this.writer.depth, followers: this.pods.size }, 'channel deactivating');
+    this.deps.log.info({ channel: this.id, queued: this.writer.depth, followers: this.followers.size }, 'channel deactivating');
     await this.writer.drained();
     // Followers find the channel again wherever it is activated next.
-    if (this.pods.size > 0) this.deps.fanout(this.pods, { channel: this.id, frame: Buffer.alloc(0), moved: true });
+    this.followers.moved();
     this.writer.close(new TertuliaError(ErrorCode.NOT_OWNER, 'channel deactivated; retry'));
     this.deps.stopped();
   }
@@ -148,7 +133,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     if (me.role === 'owner') throw forbidden('the owner cannot leave the channel');
     await this.deps.store.removeMember(this.id, a.user);
     this.members.delete(a.user);
-    this.online.delete(a.user);
+    this.followers.forget(a.user);
     this.memberEvent(a.user, a.name, 'left', undefined, a.user);
     return {};
   }
@@ -175,7 +160,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     }
     await this.deps.store.removeMember(this.id, a.target.id);
     this.members.delete(a.target.id);
-    this.online.delete(a.target.id);
+    this.followers.forget(a.target.id);
     // The kicked user's connections get this event, then stop following.
     this.memberEvent(a.target.id, a.target.name, 'kicked', undefined, a.target.id);
     return {};
@@ -242,25 +227,17 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     this.touch();
     // Register before reading the replay: anything committed from now on is
     // delivered live, and the replay stops at the seq known at this instant.
-    this.pods.add(a.pod);
-    if (a.userFirst) this.cameOnline(a);
+    this.followers.addPod(a.pod);
+    if (a.userFirst) this.followers.arrive(a);
     return this.replay(a.after);
   }
 
   follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): Results['subscribe'] | Deferred<Results['subscribe']> {
     this.touch();
-    this.pods.add(a.pod);
+    this.followers.addPod(a.pod);
     // Users removed while the owner changed hands are not brought back online.
-    for (const u of a.users) if (this.members.has(u.user)) this.cameOnline({ ...u, conn: 0, pod: a.pod });
+    for (const u of a.users) if (this.members.has(u.user)) this.followers.arrive({ ...u, pod: a.pod });
     return this.replay(a.after);
-  }
-
-  private cameOnline(a: Caller): void {
-    let where = this.online.get(a.user);
-    if (!where) this.online.set(a.user, (where = new Set()));
-    const wasOnline = where.size > 0;
-    where.add(a.pod);
-    if (!wasOnline) this.presence(a, true);
   }
 
   /** Messages after `after` up to the last seq known now, at most the replay cap. */
@@ -275,28 +252,13 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   }
 
   unsubscribe(a: Caller & { userLeft: boolean; podEmpty: boolean }): Record<string, never> {
-    if (a.userLeft) {
-      const where = this.online.get(a.user);
-      if (where?.delete(a.pod) && where.size === 0) {
-        this.online.delete(a.user);
-        this.presence(a, false);
-      }
-    }
-    if (a.podEmpty) this.pods.delete(a.pod);
+    if (a.userLeft) this.followers.depart(a);
+    if (a.podEmpty) this.followers.removePod(a.pod);
     return {};
   }
 
   podsGone(a: { pods: string[] }): Record<string, never> {
-    for (const pod of a.pods) this.pods.delete(pod);
-    for (const [user, where] of this.online) {
-      let changed = false;
-      for (const pod of a.pods) changed = where.delete(pod) || changed;
-      if (changed && where.size === 0) {
-        this.online.delete(user);
-        const name = this.members.get(user)?.name ?? '';
-        this.presence({ user, name, conn: 0, pod: '' }, false);
-      }
-    }
+    this.followers.podsGone(a.pods, (user) => this.members.get(user)?.name ?? '');
     return {};
   }
 
@@ -308,13 +270,13 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   who(a: Caller): { members: { user: number; name: string; role: Role; online: boolean }[] } {
     this.visible(a);
-    const members = [...this.members].map(([user, m]) => ({ user, name: m.name, role: m.role, online: this.online.has(user) }));
+    const members = [...this.members].map(([user, m]) => ({ user, name: m.name, role: m.role, online: this.followers.isOnline(user) }));
     return { members };
   }
 
   typing(a: Caller): Record<string, never> {
     this.member(a);
-    this.broadcast({ ev: 'typing', channel: this.id, user: a.user, name: a.name }, { exceptConn: a.conn, exceptPod: a.pod });
+    this.followers.broadcast({ ev: 'typing', channel: this.id, user: a.user, name: a.name }, { exceptConn: a.conn, exceptPod: a.pod });
     return {};
   }
 
@@ -376,9 +338,8 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       this.ring.push(v);
       frames.push(encodeFrame({ ev: 'msg', ...v }));
     }
-    if (this.pods.size === 0) return;
-    const frame = frames.length === 1 ? frames[0]! : Buffer.concat(frames);
-    this.deps.fanout(this.pods, { channel: this.id, frame, seq: this.lastSeq });
+    if (this.followers.size === 0) return;
+    this.followers.deliver(frames.length === 1 ? frames[0]! : Buffer.concat(frames), this.lastSeq);
   }
 
   private onEdited(seq: number, body: string, at: number): void {
@@ -387,7 +348,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.body = body;
       m.edited = at;
     }
-    this.broadcast({ ev: 'edit', channel: this.id, seq, body, edited: at });
+    this.followers.broadcast({ ev: 'edit', channel: this.id, seq, body, edited: at });
   }
 
   private onDeleted(seq: number): void {
@@ -396,7 +357,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.body = '';
       m.deleted = true;
     }
-    this.broadcast({ ev: 'delete', channel: this.id, seq });
+    this.followers.broadcast({ ev: 'delete', channel: this.id, seq });
   }
 
   private memberEvent(
@@ -408,17 +369,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   ): void {
     const ev: Record<string, unknown> = { ev: 'member', channel: this.id, user, name, action };
     if (role) ev.role = role;
-    this.broadcast(ev, dropUser === undefined ? {} : { dropUser });
-  }
-
-  private presence(a: Caller, online: boolean): void {
-    const ev = { ev: 'presence', channel: this.id, user: a.user, name: a.name, online };
-    this.broadcast(ev, a.pod ? { exceptConn: a.conn, exceptPod: a.pod } : {});
-  }
-
-  private broadcast(event: object, extra: Partial<Delivery> = {}): void {
-    if (this.pods.size === 0) return;
-    this.deps.fanout(this.pods, { channel: this.id, frame: encodeFrame(event), ...extra });
+    this.followers.broadcast(ev, dropUser === undefined ? {} : { dropUser });
   }
 
   private touch(): void {
@@ -426,7 +377,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   }
 
   private checkIdle(): void {
-    if (this.pods.size > 0 || this.writer.depth > 0) return;
+    if (this.followers.size > 0 || this.writer.depth > 0) return;
     if (Date.now() - this.lastUse < this.deps.limits.idleMs) return;
     this.stopSelf();
   }

@@ -1,0 +1,98 @@
+import { encodeFrame } from '../../protocol/codec.js';
+import type { Delivery, Fanout } from '../fanout.js';
+
+/** A user on a pod, as presence sees them. */
+export interface Present {
+  user: number;
+  name: string;
+  pod: string;
+  /** The connection that caused the change, spared its own presence event. */
+  conn?: number;
+}
+
+/**
+ * Who follows one channel: the pods to deliver to (one delivery each) and,
+ * for presence, on which pods each user has a following connection.
+ */
+export class Followers {
+  private readonly pods = new Set<string>();
+  private readonly online = new Map<number, Set<string>>();
+
+  constructor(
+    private readonly channel: number,
+    private readonly fanout: Fanout,
+  ) {}
+
+  get size(): number {
+    return this.pods.size;
+  }
+
+  isOnline(user: number): boolean {
+    return this.online.has(user);
+  }
+
+  addPod(pod: string): void {
+    this.pods.add(pod);
+  }
+
+  removePod(pod: string): void {
+    this.pods.delete(pod);
+  }
+
+  /** The user follows from `p.pod`; announces them when they were offline everywhere. */
+  arrive(p: Present): void {
+    let where = this.online.get(p.user);
+    if (!where) this.online.set(p.user, (where = new Set()));
+    const wasOnline = where.size > 0;
+    where.add(p.pod);
+    if (!wasOnline) this.presence(p, true);
+  }
+
+  /** The user no longer follows from `p.pod`; announces them when that was their last pod. */
+  depart(p: Present): void {
+    const where = this.online.get(p.user);
+    if (where?.delete(p.pod) && where.size === 0) {
+      this.online.delete(p.user);
+      this.presence(p, false);
+    }
+  }
+
+  /** Forgets a user at once (left or kicked); no presence event, the member event says it. */
+  forget(user: number): void {
+    this.online.delete(user);
+  }
+
+  /** Pods left the cluster: no more deliveries to them; their users go offline. */
+  podsGone(pods: string[], nameOf: (user: number) => string): void {
+    for (const pod of pods) this.pods.delete(pod);
+    for (const [user, where] of [...this.online]) {
+      let changed = false;
+      for (const pod of pods) changed = where.delete(pod) || changed;
+      if (changed && where.size === 0) {
+        this.online.delete(user);
+        this.presence({ user, name: nameOf(user), pod: '' }, false);
+      }
+    }
+  }
+
+  /** Encodes an event once and delivers it to every following pod. */
+  broadcast(event: object, extra: Partial<Delivery> = {}): void {
+    if (this.pods.size === 0) return;
+    this.fanout(this.pods, { channel: this.channel, frame: encodeFrame(event), ...extra });
+  }
+
+  /** Delivers already encoded frames (a commit's messages) up to `seq`. */
+  deliver(frame: Buffer, seq: number): void {
+    if (this.pods.size > 0) this.fanout(this.pods, { channel: this.channel, frame, seq });
+  }
+
+  /** Tells every following pod the owner is going away. */
+  moved(): void {
+    if (this.pods.size > 0) this.fanout(this.pods, { channel: this.channel, frame: Buffer.alloc(0), moved: true });
+  }
+
+  private presence(p: Present, online: boolean): void {
+    const ev = { ev: 'presence', channel: this.channel, user: p.user, name: p.name, online };
+    this.broadcast(ev, p.pod && p.conn !== undefined ? { exceptConn: p.conn, exceptPod: p.pod } : {});
+  }
+}

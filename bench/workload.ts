@@ -1,0 +1,120 @@
+/**
+ * The measured workload, on one pod or several: setup (unmeasured, through the
+ * first pod), connect (round-robin over the pods), open-loop traffic, and what
+ * the pods and the machine did meanwhile. The caller owns the pods and the
+ * database; the connected clients are handed back (and to `cleanups`) so a
+ * --max ramp can reuse them before they are closed.
+ */
+import { withTimeout } from './concurrency.js';
+import { closeAll, connectAll, type ConnectResult, type Member, type Target } from './connect.js';
+import { cpuWatch, localPostmaster } from './cpu.js';
+import type { BenchOptions } from './options.js';
+import { watchActivity, type ActivityShare } from './pg-activity.js';
+import type { Pod } from './pod.js';
+import { fetchMetrics, watchRss, type Scrape } from './scrape.js';
+import { populate, type Population } from './setup.js';
+import { loopMonitor } from './stats.js';
+import { DeliverySink, runTraffic, type TrafficOptions, type TrafficResult } from './traffic.js';
+
+export const ACK_TIMEOUT_MS = 10_000;
+
+/** Flags that keep the pod's guards from being what is measured; registration is setup, so hashing is cheap. */
+export function podFlags(o: BenchOptions): string[] {
+  const perClient = Math.ceil(o.rate / o.clients);
+  const sendRate = String(Math.min(1_000_000, Math.max(1000, perClient * 20)));
+  return ['--log-level', 'warn', '--scrypt-cost', '1024', '--send-rate-per-sec', sendRate, '--send-burst', sendRate];
+}
+
+export interface NamedPod {
+  name: string;
+  pod: Pod;
+}
+
+export interface WorkloadResult {
+  setupSec: number;
+  pop: Population;
+  conn: ConnectResult;
+  connectSec: number;
+  connectLoopLagMs: { p50: number; p99: number; max: number };
+  tr: TrafficResult;
+  cpuPercent: { pod: number; bench: number; postgres: number };
+  dbActivity: ActivityShare;
+  /** Per pod, in the order given. */
+  memory: { peakRssMiB: number; endRssMiB: number }[];
+  before: Scrape[];
+  after: Scrape[];
+  members: Member[];
+  sink: DeliverySink;
+  base: Omit<TrafficOptions, 'rate' | 'durationSec' | 'tag'>;
+}
+
+export interface WorkloadHooks {
+  /** Called after connect, before traffic: may return a grouping of senders for the ack latency. */
+  beforeTraffic?: (members: readonly Member[], channels: readonly number[]) => Promise<TrafficOptions['group']>;
+}
+
+export async function runWorkload(
+  o: BenchOptions,
+  pods: readonly NamedPod[],
+  databaseUrl: string,
+  tag: string,
+  cleanups: (() => Promise<void>)[],
+  errors: string[],
+  log: (line: string) => void,
+  hooks: WorkloadHooks = {},
+): Promise<WorkloadResult> {
+  const first = pods[0]!.pod;
+  let t = performance.now();
+  log(`setup: registering ${o.clients} users, ${o.channels} channels`);
+  const pop = await withTimeout('setup', 180_000, populate(first.host, first.port, o.clients, o.channels, tag));
+  const setupSec = (performance.now() - t) / 1000;
+
+  const sink = new DeliverySink();
+  const targets: Target[] = pods.map((p) => ({ name: p.name, host: p.pod.host, port: p.pod.port }));
+  log(`connect: ${o.clients} clients in waves of ${o.wave} over ${targets.length} pod(s)`);
+  t = performance.now();
+  const connectLag = loopMonitor();
+  const conn = await withTimeout(
+    'connect',
+    120_000,
+    connectAll(targets, pop, { wave: o.wave, requestTimeoutMs: ACK_TIMEOUT_MS }, { message: sink.handler }),
+  );
+  const connectSec = (performance.now() - t) / 1000;
+  const connectLoopLagMs = connectLag.stop();
+  cleanups.push(() => closeAll(conn.members));
+  if (conn.members.length === 0) throw new Error(`no client connected: ${JSON.stringify(conn.failures.toObject())}`);
+
+  const group = await hooks.beforeTraffic?.(conn.members, pop.channels);
+  const postmaster = await localPostmaster(databaseUrl);
+  const before = await Promise.all(pods.map((p) => scrapeOr(p, errors)));
+  const rss = pods.map((p) => watchRss(p.pod.pid));
+  const cpu = cpuWatch(pods.map((p) => p.pod.pid), postmaster);
+  const activity = await watchActivity(databaseUrl);
+  const base: Omit<TrafficOptions, 'rate' | 'durationSec' | 'tag'> = {
+    perClientCap: o.perClientCap,
+    ackTimeoutMs: ACK_TIMEOUT_MS,
+    bodyChars: o.bodyChars,
+    progress: log,
+  };
+  log(`traffic: offering ${o.rate} msg/s for ${o.durationSec} s over ${conn.members.length} clients`);
+  const tr = await withTimeout(
+    'traffic',
+    o.durationSec * 1000 + ACK_TIMEOUT_MS + 30_000,
+    runTraffic(conn.members, sink, { ...base, rate: o.rate, durationSec: o.durationSec, tag: 't-', ...(group ? { group } : {}) }),
+  );
+  const cpuPercent = cpu.stop();
+  const dbActivity = await activity.stop();
+  const memory = rss.map((r) => r.stop());
+  const after = await Promise.all(pods.map((p) => scrapeOr(p, errors)));
+  return { setupSec, pop, conn, connectSec, connectLoopLagMs, tr, cpuPercent, dbActivity, memory, before, after, members: conn.members, sink, base };
+}
+
+/** A failed scrape is reported, not fatal: the client-side figures still stand. */
+async function scrapeOr(p: NamedPod, errors: string[]): Promise<Scrape> {
+  try {
+    return await fetchMetrics(p.pod.host, p.pod.metricsPort);
+  } catch (err) {
+    errors.push(`scrape of ${p.name} /metrics failed: ${(err as Error).message}`);
+    return new Map();
+  }
+}
