@@ -60,7 +60,10 @@ export class Hub {
 
   /** The owner accepted as of `lastSeq`: write what was held and go live. */
   confirm(channel: number, connId: number, lastSeq: number): void {
-    this.noteSeq(channel, lastSeq);
+    // Only a first follower sets the pod's resume point: for a pod already
+    // following, deliveries up to `lastSeq` may still be on their way, and
+    // claiming them would skip them if the owner died now.
+    if (!this.lastSeqs.has(channel)) this.noteSeq(channel, lastSeq);
     const f = this.subs.get(channel)?.get(connId);
     if (!f || !f.held) return;
     const held = f.held;

@@ -78,7 +78,8 @@ export class Cluster implements ChannelClaims {
       {
         maxHops: this.cfg.maxHops,
         forwardTimeoutMs: this.cfg.askTimeoutMs,
-        failoverMs: this.cfg.leaseMs + 2 * this.cfg.membershipCheckMs,
+        // Twice the lease: a loaded pod may notice an expiry late; giving up early fails a request that would have succeeded.
+        failoverMs: 2 * this.cfg.leaseMs + 2 * this.cfg.membershipCheckMs,
         checkEveryMs: this.cfg.membershipCheckMs,
       },
       this.log.child({ component: 'router' }),
