@@ -46,6 +46,8 @@ export interface WorkloadResult {
   members: Member[];
   sink: DeliverySink;
   base: Omit<TrafficOptions, 'rate' | 'durationSec' | 'tag'>;
+  /** Wall-clock (epoch ms) of the traffic window, to place the pods' log lines. */
+  trafficEpochMs: { start: number; end: number };
 }
 
 export interface WorkloadHooks {
@@ -97,16 +99,18 @@ export async function runWorkload(
     progress: log,
   };
   log(`traffic: offering ${o.rate} msg/s for ${o.durationSec} s over ${conn.members.length} clients`);
+  const trafficStart = Date.now();
   const tr = await withTimeout(
     'traffic',
     o.durationSec * 1000 + ACK_TIMEOUT_MS + 30_000,
     runTraffic(conn.members, sink, { ...base, rate: o.rate, durationSec: o.durationSec, tag: 't-', ...(group ? { group } : {}) }),
   );
+  const trafficEnd = Date.now();
   const cpuPercent = cpu.stop();
   const dbActivity = await activity.stop();
   const memory = rss.map((r) => r.stop());
   const after = await Promise.all(pods.map((p) => scrapeOr(p, errors)));
-  return { setupSec, pop, conn, connectSec, connectLoopLagMs, tr, cpuPercent, dbActivity, memory, before, after, members: conn.members, sink, base };
+  return { setupSec, pop, conn, connectSec, connectLoopLagMs, tr, cpuPercent, dbActivity, memory, before, after, members: conn.members, sink, base, trafficEpochMs: { start: trafficStart, end: trafficEnd } };
 }
 
 /** A failed scrape is reported, not fatal: the client-side figures still stand. */

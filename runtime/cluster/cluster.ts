@@ -49,12 +49,18 @@ export class Cluster implements ChannelClaims {
   }
 
   static async open(cfg: Readonly<Config>, log: Logger): Promise<Cluster> {
-    const onError = (err: unknown) => log.warn({ err: (err as Error)?.message }, 'registry');
+    let cluster: Cluster | null = null;
+    // Connections closing under a stopping pod are expected, not worth a warning.
+    const onError = (err: unknown) =>
+      log[cluster?.stopping ? 'debug' : 'warn']({ err: (err as Error)?.message }, 'registry');
     const registry = cfg.redisUrl
       ? await RedisRegistry.open({ url: cfg.redisUrl, prefix: cfg.redisPrefix, onError })
       : new LocalRegistry({ onError });
-    return new Cluster(cfg, registry, log);
+    cluster = new Cluster(cfg, registry, log);
+    return cluster;
   }
+
+  private stopping = false;
 
   get self(): string {
     return this.cfg.podName;
@@ -100,6 +106,7 @@ export class Cluster implements ChannelClaims {
    * clients are still served through the new owners until they move.
    */
   async leave(): Promise<void> {
+    this.stopping = true;
     this.rebalancer?.stop();
     await this.membership.stop();
     await this.local?.stopAll();
@@ -166,6 +173,7 @@ export class Cluster implements ChannelClaims {
 
   /** Leaves the cluster (claims freed at once), then closes links and the registry. */
   async stop(): Promise<void> {
+    this.stopping = true;
     this.follower?.stop();
     this.rebalancer?.stop();
     await this.membership.stop();

@@ -72,7 +72,7 @@ export class Follower {
           await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * Math.random()));
         }
       }
-      this.log.warn({ channel }, 'could not follow the channel again; its clients will fill gaps from history');
+      if (!this.stopped) this.log.warn({ channel }, 'could not follow the channel again; its clients will fill gaps from history');
     } finally {
       this.inflight.delete(channel);
     }
