@@ -18,6 +18,47 @@ interface Fence {
   lastSeq: number;
 }
 
+/**
+ * The append statement: $1 channel, $2..$5 the batch as parallel arrays
+ * (position, sender, cmid, body), $6 the writer's epoch. Its text is fixed
+ * whatever the batch size, so it is planned once per connection.
+ */
+const APPEND_SQL = `with ch as (
+  select owner_epoch, last_seq from channels where id = $1 for no key update
+), now as (
+  select date_trunc('milliseconds', clock_timestamp()) as ts
+), k as (
+  select * from unnest($2::int[], $3::bigint[], $4::text[], $5::text[]) as k (ord, sender_id, client_msg_id, body)
+), found as (
+  -- One unique-index probe per key; LIMIT 1 keeps the lateral subquery
+  -- from being flattened into a scan of the whole channel.
+  select k.ord, m.seq, m.ts from k cross join lateral (
+    select seq, ts from messages
+    where channel_id = $1 and sender_id = k.sender_id and client_msg_id = k.client_msg_id limit 1
+  ) as m
+), fresh as (
+  select k.*, row_number() over (order by k.ord) as n from k
+  where not exists (select 1 from found where found.ord = k.ord)
+), ins as (
+  insert into messages (channel_id, seq, sender_id, client_msg_id, body, ts)
+  select $1, ch.last_seq + fresh.n, fresh.sender_id, fresh.client_msg_id, fresh.body, now.ts
+  from fresh, ch, now where ch.owner_epoch = $6
+  on conflict do nothing
+  returning seq
+), upd as (
+  update channels set last_seq = ch.last_seq + (select count(*) from ins)
+  from ch where channels.id = $1 and ch.owner_epoch = $6
+  returning channels.last_seq
+)
+select ch.owner_epoch, ch.last_seq as base, ${epochMs('now.ts')} as now_ms,
+  (select coalesce(json_agg(json_build_array(found.ord, found.seq, ${epochMs('found.ts')})), '[]') from found) as found,
+  -- Under the row lock nothing else can insert these keys; if a row was
+  -- skipped anyway, fail the whole statement rather than leave a gap.
+  case when ch.owner_epoch <> $6 or (select count(*) from ins) = (select count(*) from fresh)
+    then 0 else ('append gap: ' || (select count(*) from ins))::int end as guard,
+  (select count(*) from upd) as updated
+from ch, now`;
+
 export class MessageLog {
   constructor(private readonly sql: Sql) {}
 
@@ -45,55 +86,14 @@ export class MessageLog {
     const unique = new Map<string, NewMessage>();
     for (const m of batch) if (!unique.has(keyOf(m.senderId, m.cmid))) unique.set(keyOf(m.senderId, m.cmid), m);
     const keys = [...unique.values()];
-    const row = await this.sql.one(
-      `with ch as (
-         select owner_epoch, last_seq from channels where id = ? for no key update
-       ), now as (
-         select date_trunc('milliseconds', clock_timestamp()) as ts
-       ), k (ord, sender_id, client_msg_id, body) as (
-         values ${keys.map(() => '(?::int, ?::bigint, ?::text, ?::text)').join(', ')}
-       ), found as (
-         -- One unique-index probe per key; LIMIT 1 keeps the lateral subquery
-         -- from being flattened into a scan of the whole channel.
-         select k.ord, m.seq, m.ts from k cross join lateral (
-           select seq, ts from messages
-           where channel_id = ? and sender_id = k.sender_id and client_msg_id = k.client_msg_id limit 1
-         ) as m
-       ), fresh as (
-         select k.*, row_number() over (order by k.ord) as n from k
-         where not exists (select 1 from found where found.ord = k.ord)
-       ), ins as (
-         insert into messages (channel_id, seq, sender_id, client_msg_id, body, ts)
-         select ?, ch.last_seq + fresh.n, fresh.sender_id, fresh.client_msg_id, fresh.body, now.ts
-         from fresh, ch, now where ch.owner_epoch = ?
-         on conflict do nothing
-         returning seq
-       ), upd as (
-         update channels set last_seq = ch.last_seq + (select count(*) from ins)
-         from ch where channels.id = ? and ch.owner_epoch = ?
-         returning channels.last_seq
-       )
-       select ch.owner_epoch, ch.last_seq as base, ${epochMs('now.ts')} as now_ms,
-         (select count(*) from ins) as inserted,
-         (select count(*) from fresh) as wanted,
-         (select coalesce(json_agg(json_build_array(found.ord, found.seq, ${epochMs('found.ts')})), '[]') from found) as found,
-         -- Under the row lock nothing else can insert these keys; if a row was
-         -- skipped anyway, fail the whole statement rather than leave a gap.
-         case when ch.owner_epoch <> ? or (select count(*) from ins) = (select count(*) from fresh)
-           then 0 else ('append gap: ' || (select count(*) from ins))::int end as guard,
-         (select count(*) from upd) as updated
-       from ch, now`,
-      [
-        channelId,
-        ...keys.flatMap((m, i) => [i, m.senderId, m.cmid, m.body]),
-        channelId,
-        channelId,
-        epoch,
-        channelId,
-        epoch,
-        epoch,
-      ],
-    );
+    const [row] = await this.sql.prepared('tertulia_append', APPEND_SQL, [
+      channelId,
+      keys.map((_, i) => i),
+      keys.map((m) => m.senderId),
+      keys.map((m) => m.cmid),
+      keys.map((m) => m.body),
+      epoch,
+    ]);
     if (!row) throw new StoreError('not_found', `channel ${channelId} not found`);
     if (num(row.owner_epoch) !== epoch) {
       throw new StoreError('fenced', `channel ${channelId} epoch is ${num(row.owner_epoch)}, writer has ${epoch}`);

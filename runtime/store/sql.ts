@@ -11,6 +11,15 @@ import { StoreError } from '../ports.js';
 import type { Orm } from './orm.js';
 
 export type Row = Record<string, unknown>;
+
+interface PgConnection {
+  query(q: { name?: string; text: string; values: unknown[] }): Promise<{ rows: Row[] }>;
+}
+
+interface PoolClient {
+  acquireConnection(): Promise<PgConnection>;
+  releaseConnection(conn: PgConnection): unknown;
+}
 export type Tx = Transaction;
 
 /** Constraint names whose violation means "that name is taken". */
@@ -29,6 +38,36 @@ export class Sql {
       return await this.connection.execute<T[]>(sql, params, 'all', tx);
     } catch (err) {
       throw translate(err);
+    }
+  }
+
+  /**
+   * One statement as a named prepared statement on a pooled connection, with
+   * real bind parameters: PostgreSQL plans it once per connection instead of
+   * on every call. For the hot path only; its text must not vary per call.
+   */
+  async prepared<T extends Row = Row>(name: string, text: string, values: unknown[]): Promise<T[]> {
+    const client = this.connection.getKnex().client as unknown as PoolClient;
+    let conn: PgConnection;
+    try {
+      conn = await client.acquireConnection();
+    } catch (err) {
+      throw translate(err);
+    }
+    try {
+      return (await conn.query({ name, text, values })).rows as T[];
+    } catch (err) {
+      // Another session of a shared backend (the embedded PGlite) prepared it already.
+      if ((err as { code?: string }).code === '42P05') {
+        try {
+          return (await conn.query({ text, values })).rows as T[];
+        } catch (again) {
+          throw translate(again);
+        }
+      }
+      throw translate(err);
+    } finally {
+      client.releaseConnection(conn);
     }
   }
 
