@@ -91,3 +91,25 @@ test('the peer port refuses a connection that does not authenticate', async (t) 
   await new Promise<void>((r) => sock.once('close', () => r()));
   t.pass('closed by the server');
 });
+
+test('presence, typing and who work across pods', async (t) => {
+  const [pa, pb] = cluster.pods;
+  const a = await connect(t, pa!.port, 'presence-a');
+  const b = await connect(t, pb!.port, 'presence-b');
+  const { channel } = await a.create('across', 'public');
+  await b.join(channel.id);
+  const presence: { name: string; online: boolean }[] = [];
+  const typing: string[] = [];
+  a.on('presence', (p) => presence.push(p));
+  a.on('typing', (e) => typing.push(e.name));
+  await a.subscribe(channel.id);
+  await b.subscribe(channel.id);
+  await eventually(() => presence.some((p) => p.name === 'presence-b' && p.online), 10000, 'b online at a');
+  const who = await b.who(channel.id);
+  t.deepEqual(who.members.filter((m) => m.online).map((m) => m.name).sort(), ['presence-a', 'presence-b']);
+  await b.typing(channel.id);
+  await eventually(() => typing.includes('presence-b'), 10000, 'typing crossed pods');
+  await b.close();
+  await eventually(() => presence.some((p) => p.name === 'presence-b' && !p.online), 10000, 'b offline at a');
+  t.false((await a.who(channel.id)).members.find((m) => m.name === 'presence-b')!.online);
+});
