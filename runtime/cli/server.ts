@@ -17,10 +17,11 @@ export async function runServer(args: string[]): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  // The drain waits up to drainMs for clients; commits and the database get a little more.
   const hardStop = setTimeout(() => {
     log.error('drain took too long; exiting');
     process.exit(1);
-  }, 15_000);
+  }, cfg.drainMs + 10_000);
   hardStop.unref();
   await node.stop();
   return 0;
