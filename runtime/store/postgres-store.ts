@@ -77,10 +77,12 @@ export class PostgresStore implements Store {
   }
 
   async findSession(tokenHash: Buffer, now: number): Promise<SessionRecord | null> {
-    const row = await this.sql.one(
+    // Prepared: every connection of every client authenticates through here.
+    const [row] = await this.sql.prepared(
+      'tertulia_find_session',
       `select s.user_id, u.name, ${epochMs('s.expires_at')} as expires_ms
        from sessions s join users u on u.id = s.user_id
-       where s.token_hash = ? and s.expires_at > ?`,
+       where s.token_hash = $1 and s.expires_at > $2`,
       [tokenHash, isoTime(now)],
     );
     return row ? { userId: num(row.user_id), name: row.name as string, expiresAt: num(row.expires_ms) } : null;
