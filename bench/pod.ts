@@ -3,6 +3,8 @@
  * do not share an event loop. Started with the CLI exactly as an operator
  * would, read back from its one JSON line on stdout, stopped by its PID.
  */
+import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startService, type Service } from '../test/harness/process.js';
@@ -38,7 +40,9 @@ export interface Pod {
 export async function startPod(options: PodOptions): Promise<Pod> {
   // e.g. TERTULIA_BENCH_POD_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the pod.
   const nodeArgs = (process.env.TERTULIA_BENCH_POD_NODE_ARGS ?? '').split(' ').filter(Boolean);
-  const args = [...nodeArgs, path.join(ROOT, 'bin/tertulia.js'), 'server', '--port', '0', '--metrics-port', '0', ...options.flags];
+  // History segments of a bench run are thrown away with its temp directory.
+  const blobDir = fs.mkdtempSync(path.join(os.tmpdir(), 'tertulia-bench-blobs-'));
+  const args = [...nodeArgs, path.join(ROOT, 'bin/tertulia.js'), 'server', '--port', '0', '--metrics-port', '0', '--blob-dir', blobDir, ...options.flags];
   const service = startService(process.execPath, args, {
     cwd: ROOT,
     env: { ...process.env, DATABASE_URL: options.databaseUrl },
@@ -72,6 +76,7 @@ export async function startPod(options: PodOptions): Promise<Pod> {
         await service.stop('SIGTERM');
       } finally {
         clearTimeout(hard);
+        fs.rmSync(blobDir, { recursive: true, force: true });
       }
     },
     kill: () => service.stop('SIGKILL'),

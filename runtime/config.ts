@@ -28,6 +28,18 @@ export interface Config {
   membershipCheckMs: number;
   /** Hops a request may take between pods before it gives up. */
   maxHops: number;
+  /** Directory of the filesystem blob store; defaults to <dataDir>/blobs. */
+  blobDir: string | null;
+  /** Google Cloud Storage bucket for history and attachments; replaces the filesystem store. */
+  gcsBucket: string | null;
+  /** Object name prefix inside the bucket. */
+  gcsPrefix: string;
+  /** Storage API endpoint, for an emulator. */
+  gcsApiEndpoint: string | null;
+  /** A channel writes a history segment every this many messages... */
+  snapshotEvery: number;
+  /** ...or this long after the last one when anything changed; 0 turns snapshots off. */
+  snapshotMs: number;
   /** Channels handed to other pods per second when placement changes. */
   handoffPerSec: number;
   /** How long a draining pod waits for its clients to leave before it exits anyway. */
@@ -91,6 +103,12 @@ export const SETTINGS: readonly Setting[] = [
   S('leaseMs', 'int', 5000, 300, 600_000),
   S('membershipCheckMs', 'int', 1000, 50, 600_000),
   S('maxHops', 'int', 4, 1, 16),
+  S('blobDir', 'string', null),
+  S('gcsBucket', 'string', null),
+  S('gcsPrefix', 'string', ''),
+  S('gcsApiEndpoint', 'string', null),
+  S('snapshotEvery', 'int', 1000, 1, 100_000),
+  S('snapshotMs', 'int', 60_000, 0, 24 * 3600 * 1000),
   S('handoffPerSec', 'int', 100, 1, 100_000),
   S('drainMs', 'int', 5000, 0, 600_000),
   S('dataDir', 'string', './.data'),

@@ -34,7 +34,18 @@ export class PodMetrics implements WriteMetrics {
     registers: [this.registry],
   });
   /** Read at scrape time; set by the composition root. */
-  sample: () => { connections: number; channels: number; users: number } = () => ({ connections: 0, channels: 0, users: 0 });
+  sample: () => { connections: number; channels: number; users: number; snapshotLag: number } = () => ({
+    connections: 0,
+    channels: 0,
+    users: 0,
+    snapshotLag: 0,
+  });
+  private readonly snapshotLag: Gauge = new Gauge({
+    name: 'tertulia_snapshot_lag_messages',
+    help: 'Committed messages of channels active here that no history segment holds yet',
+    registers: [this.registry],
+    collect: (): void => this.snapshotLag.set(this.sample().snapshotLag),
+  });
   private readonly connections: Gauge = new Gauge({
     name: 'tertulia_connections',
     help: 'Open client connections',

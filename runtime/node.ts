@@ -21,6 +21,8 @@ import { createLogger } from './log.js';
 import { PodMetrics, serveMetrics } from './metrics.js';
 import type { Store } from './ports.js';
 import { embeddedDirOf, openStore } from './store/open.js';
+import { openBlobStore } from './blob/open.js';
+import { Snapshotter } from './snapshot/snapshotter.js';
 
 export interface RunningNode {
   readonly host: string;
@@ -42,6 +44,16 @@ export const SERVER_NAME = 'tertulia/0.1.0';
 export async function startNode(cfg: Readonly<Config>, log: Logger = createLogger(cfg.logLevel)): Promise<RunningNode> {
   const database = await openDatabase(cfg, log);
   const { store } = database;
+  const { blobs, kind: blobKind, where: blobWhere } = await openBlobStore(cfg);
+  const snapshots =
+    cfg.snapshotMs > 0
+      ? new Snapshotter(
+          database.snapshots,
+          blobs,
+          { every: cfg.snapshotEvery, everyMs: cfg.snapshotMs, maxMessages: Math.max(cfg.snapshotEvery, 1000), concurrency: 4 },
+          log.child({ component: 'snapshots' }),
+        )
+      : null;
   const cluster = await Cluster.open(cfg, log);
   const kernel = await ActorKernel.start({
     log: log.child({ component: 'kernel' }),
@@ -58,6 +70,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       store,
       fanout: cluster.fanout,
       metrics,
+      ...(snapshots ? { snapshots } : {}),
       log: log.child({ component: 'channel' }),
       limits: {
         historyPage: cfg.historyPage,
@@ -131,6 +144,8 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     await users.stopAll();
     await cluster.stop();
     await kernel.shutdown();
+    await snapshots?.stop();
+    await blobs.close();
     await database.close();
     await http?.close();
   };
@@ -143,11 +158,24 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     await closeAll().catch(() => {});
     throw err;
   }
-  metrics.sample = () => ({ connections: gateway.connectionCount, channels: channels.activeCount, users: users.activeCount });
+  metrics.sample = () => ({
+    connections: gateway.connectionCount,
+    channels: channels.activeCount,
+    users: users.activeCount,
+    snapshotLag: snapshots?.lag ?? 0,
+  });
   serving = true;
   markReady();
   log.info(
-    { pod: cfg.podName, host: addr.host, port: addr.port, metricsPort: http?.port, database: database.kind, cluster: cfg.redisUrl ? 'redis' : 'local' },
+    {
+      pod: cfg.podName,
+      host: addr.host,
+      port: addr.port,
+      metricsPort: http?.port,
+      database: database.kind,
+      blobs: `${blobKind} ${blobWhere}`,
+      cluster: cfg.redisUrl ? 'redis' : 'local',
+    },
     'tertulia listening',
   );
 

@@ -315,3 +315,48 @@ export interface BlobStore {
   delete(key: string): Promise<void>;
   close(): Promise<void>;
 }
+
+/** What one history segment is built from, read in one statement. */
+export interface SegmentSource {
+  channel: ChannelRecord & { directKey: string | null };
+  members: { user: number; name: string; role: Role; lastReadSeq: number }[];
+  senders: { user: number; name: string }[];
+  /** Messages after the last segment, ascending, at most the limit asked. */
+  messages: MessageRecord[];
+  /** Messages up to the last segment changed (edited, deleted) since it. */
+  amendments: MessageRecord[];
+  /** Database time of the read: the next segment's amendments start here. */
+  readAt: number;
+}
+
+export interface SnapshotRecord {
+  channelId: number;
+  from: number;
+  to: number;
+  key: string;
+  epoch: number;
+  messages: number;
+  amendments: number;
+  bytes: number;
+  /** `readAt` of the source it was built from. */
+  readAt: number;
+}
+
+/** The history-snapshot side of the store. */
+export interface SnapshotLog {
+  /** The newest recorded segment of a channel: where the next one starts. */
+  lastSnapshot(channelId: number): Promise<{ toSeq: number; readAt: number } | null>;
+  segmentSource(channelId: number, after: number, limit: number, changedSince: number | null): Promise<SegmentSource | null>;
+  recordSnapshot(r: SnapshotRecord): Promise<void>;
+  /** Every channel id, ascending (for `snapshot --all`). */
+  channelIds(): Promise<number[]>;
+}
+
+/** Tells the snapshot writer what a channel actor committed; never blocks the actor. */
+export interface SnapshotSink {
+  committed(channelId: number, epoch: number, lastSeq: number): void;
+  /** An edit or delete: a later segment must carry it. */
+  changed(channelId: number, epoch: number): void;
+  /** The channel deactivated here: write what is pending now. */
+  closed(channelId: number): void;
+}

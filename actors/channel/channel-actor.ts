@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
-import type { ChannelRecord, Store, WriteMetrics } from '../../runtime/ports.js';
+import type { ChannelRecord, SnapshotSink, Store, WriteMetrics } from '../../runtime/ports.js';
 import { toView } from './views.js';
 import { SerialActor, later, type Deferred } from '../kernel.js';
 import { encodeFrame } from '../../protocol/codec.js';
@@ -25,6 +25,8 @@ export interface ChannelDeps {
   fanout: Fanout;
   log: Logger;
   metrics: WriteMetrics;
+  /** Hears of commits, edits and deletes so history segments follow; optional. */
+  snapshots?: SnapshotSink;
   limits: ChannelLimits;
   /** Called once the actor has stopped, so the router can forget it. */
   stopped(): void;
@@ -106,6 +108,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     await this.writer.drained();
     // Followers find the channel again wherever it is activated next.
     this.followers.moved();
+    this.deps.snapshots?.closed(this.id);
     this.writer.close(new TertuliaError(ErrorCode.NOT_OWNER, 'channel deactivated; retry'));
     this.deps.stopped();
   }
@@ -338,6 +341,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       this.ring.push(v);
       frames.push(encodeFrame({ ev: 'msg', ...v }));
     }
+    this.deps.snapshots?.committed(this.id, this.epoch, this.lastSeq);
     if (this.followers.size === 0) return;
     this.followers.deliver(frames.length === 1 ? frames[0]! : Buffer.concat(frames), this.lastSeq);
   }
@@ -348,6 +352,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.body = body;
       m.edited = at;
     }
+    this.deps.snapshots?.changed(this.id, this.epoch);
     this.followers.broadcast({ ev: 'edit', channel: this.id, seq, body, edited: at });
   }
 
@@ -357,6 +362,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.body = '';
       m.deleted = true;
     }
+    this.deps.snapshots?.changed(this.id, this.epoch);
     this.followers.broadcast({ ev: 'delete', channel: this.id, seq });
   }
 

@@ -126,7 +126,7 @@ export class MessageLog {
     return this.sql.transaction(async (tx) => {
       await this.fence(tx, channelId, epoch);
       const row = await this.sql.one(
-        `update messages set body = ?, edited_at = date_trunc('milliseconds', clock_timestamp())
+        `update messages set body = ?, edited_at = date_trunc('milliseconds', clock_timestamp()), changed_at = clock_timestamp()
          where channel_id = ? and seq = ? and not deleted returning ${epochMs('edited_at')} as edited_ms`,
         [body, channelId, seq],
         tx,
@@ -140,7 +140,7 @@ export class MessageLog {
     await this.sql.transaction(async (tx) => {
       await this.fence(tx, channelId, epoch);
       const row = await this.sql.one(
-        `update messages set body = '', deleted = true where channel_id = ? and seq = ? and not deleted returning seq`,
+        `update messages set body = '', deleted = true, changed_at = clock_timestamp() where channel_id = ? and seq = ? and not deleted returning seq`,
         [channelId, seq],
         tx,
       );

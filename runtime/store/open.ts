@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { Store } from '../ports.js';
+import type { SnapshotLog, Store } from '../ports.js';
 import { openEmbedded } from './embedded.js';
 import { PostgresStore } from './postgres-store.js';
 
@@ -15,6 +15,7 @@ export type OpenStoreOptions =
 
 export interface OpenedStore {
   store: Store;
+  snapshots: SnapshotLog;
   kind: 'postgres' | 'embedded';
   /** Closes the store, then the embedded database if there is one. */
   close(): Promise<void>;
@@ -24,7 +25,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   if ('url' in options) {
     const store = await PostgresStore.open({ url: options.url, poolSize: options.poolSize });
     options.log?.info({ poolSize: options.poolSize }, 'store: postgresql');
-    return { store, kind: 'postgres', close: () => store.close() };
+    return { store, snapshots: store.snapshots, kind: 'postgres', close: () => store.close() };
   }
   const db = await openEmbedded({ dataDir: options.embeddedDir });
   let store: PostgresStore;
@@ -37,6 +38,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   options.log?.info({ dir: options.embeddedDir, poolSize: db.poolSize }, 'store: embedded pglite');
   return {
     store,
+    snapshots: store.snapshots,
     kind: 'embedded',
     async close() {
       try {

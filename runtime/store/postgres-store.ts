@@ -15,11 +15,13 @@ import {
   type MessageRecord,
   type NewMessage,
   type SessionRecord,
+  type SnapshotLog,
   type Store,
   type UserChannelRecord,
   type UserRecord,
 } from '../ports.js';
 import { MessageLog } from './message-log.js';
+import { PgSnapshotLog } from './snapshot-log.js';
 import { openMigratedOrm, type Orm, type OrmOptions } from './orm.js';
 import { CHANNEL_COLUMNS, toChannel, toMember, toUserChannel } from './rows.js';
 import { epochMs, isoTime, num, Sql } from './sql.js';
@@ -30,11 +32,14 @@ export const MAX_FIND_PAGE = 200;
 export class PostgresStore implements Store {
   private readonly sql: Sql;
   private readonly log: MessageLog;
+  /** History snapshots' reads and records. */
+  readonly snapshots: SnapshotLog;
 
   /** Wraps an open ORM; `ownsOrm` makes close() close it too. */
   constructor(private readonly orm: Orm, private readonly ownsOrm = false) {
     this.sql = new Sql(orm);
     this.log = new MessageLog(this.sql);
+    this.snapshots = new PgSnapshotLog(this.sql);
   }
 
   /** Opens the database at `options.url`, applies pending migrations, and owns the ORM. */

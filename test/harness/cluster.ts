@@ -4,6 +4,8 @@
  * kill, freeze and thaw pods by PID.
  */
 import { fileURLToPath } from 'node:url';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startService, type Service } from './process.js';
 import { startRedis, type PrivateRedis } from './redis.js';
@@ -44,6 +46,7 @@ export async function startCluster(pg: PrivatePostgres, opts: ClusterOptions): P
   const redis = await startRedis();
   const databaseUrl = await pg.createDatabase();
   const leaseMs = opts.leaseMs ?? 1500;
+  const blobDir = mkdtempSync(path.join(tmpdir(), 'tertulia-cluster-blobs-'));
   const pods: PodProcess[] = [];
   const add = async (name: string, extra: string[] = []) => {
     const pod = await startPodProcess(name, [
@@ -54,6 +57,7 @@ export async function startCluster(pg: PrivatePostgres, opts: ClusterOptions): P
       '--membership-check-ms', String(Math.max(50, Math.floor(leaseMs / 6))),
       '--ask-timeout-ms', '3000',
       '--scrypt-cost', '1024',
+      '--blob-dir', blobDir,
       '--send-rate-per-sec', '10000',
       '--send-burst', '10000',
       ...(opts.extra ?? []),
@@ -76,6 +80,7 @@ export async function startCluster(pg: PrivatePostgres, opts: ClusterOptions): P
       for (const p of pods) if (p.alive()) process.kill(p.pid, 'SIGCONT');
       await Promise.all(pods.map((p) => p.service.stop('SIGKILL')));
       await redis.stop();
+      rmSync(blobDir, { recursive: true, force: true });
     },
   };
 }

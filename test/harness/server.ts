@@ -3,6 +3,9 @@
  * private PostgreSQL database, and clients that talk to it over TCP.
  */
 import type { ExecutionContext } from 'ava';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { pino } from 'pino';
 import { loadConfig, type Config } from '../../runtime/config.js';
 import { startNode, type RunningNode } from '../../runtime/node.js';
@@ -11,7 +14,20 @@ import { startPostgres, type PrivatePostgres } from './postgres.js';
 
 /** Test defaults: fast password hashing, quiet logs. */
 export function testConfig(overrides: Partial<Config> = {}): Readonly<Config> {
-  return loadConfig(new Map(), {}, { port: 0, logLevel: 'silent', scryptCost: 1024, ...overrides });
+  // History segments go to a directory of this process's, never into the repository.
+  const blobDir = overrides.blobDir ?? join(testBlobRoot(), String(++blobDirs));
+  return loadConfig(new Map(), {}, { port: 0, logLevel: 'silent', scryptCost: 1024, blobDir, ...overrides });
+}
+
+let blobRoot: string | null = null;
+let blobDirs = 0;
+function testBlobRoot(): string {
+  if (!blobRoot) {
+    const root = mkdtempSync(join(tmpdir(), 'tertulia-blobs-'));
+    blobRoot = root;
+    process.once('exit', () => rmSync(root, { recursive: true, force: true }));
+  }
+  return blobRoot;
 }
 
 export async function startPod(overrides: Partial<Config>): Promise<RunningNode> {

@@ -5,7 +5,9 @@
  */
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Initial } from './0001-initial.js';
+import { Migration0002Snapshots } from './0002-snapshots.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: '0001-initial', class: Migration0001Initial },
+  { name: '0002-snapshots', class: Migration0002Snapshots },
 ];
