@@ -10,6 +10,7 @@ commands:
   server            run one pod (embedded PGlite in --data-dir unless DATABASE_URL is set)
   cluster --pods N  N local pods for development (needs DATABASE_URL; starts a Redis unless TERTULIA_REDIS_URL)
   migrate           apply database migrations and exit
+  snapshot --all    write every channel's pending history segments to the blob store now
   chat [host:port]  interactive terminal client (default 127.0.0.1:7600)
   help              this text
 
@@ -24,6 +25,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./server.js')).runServer(rest);
     case 'cluster':
       return (await import('./cluster.js')).runCluster(rest);
+    case 'snapshot':
+      return (await import('./snapshot.js')).runSnapshot(rest);
     case 'migrate':
       return (await import('./migrate.js')).runMigrate(rest);
     case 'chat':
