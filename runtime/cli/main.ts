@@ -1,5 +1,5 @@
 /**
- * `tertulia <command>`: server, migrate, chat. Flags and TERTULIA_*
+ * `tertulia <command>`: server, migrate, restore, chat. Flags and TERTULIA_*
  * environment variables configure every command the same way.
  */
 import { SETTINGS } from '../config.js';
@@ -10,6 +10,9 @@ commands:
   server            run one pod (embedded PGlite in --data-dir unless DATABASE_URL is set)
   cluster --pods N  N local pods for development (needs DATABASE_URL; starts a Redis unless TERTULIA_REDIS_URL)
   migrate           apply database migrations and exit
+  restore --from <dir | gs://bucket/prefix> [--resume] [--api-endpoint URL] [--concurrency N]
+                    rebuild an empty database from history segments (migrates first;
+                    --resume finishes an interrupted restore; --api-endpoint for a GCS emulator)
   snapshot --all    write every channel's pending history segments to the blob store now
   chat [host:port]  interactive terminal client (default 127.0.0.1:7600)
   help              this text
@@ -29,6 +32,8 @@ async function main(argv: string[]): Promise<number> {
       return (await import('./snapshot.js')).runSnapshot(rest);
     case 'migrate':
       return (await import('./migrate.js')).runMigrate(rest);
+    case 'restore':
+      return (await import('./restore.js')).runRestore(rest);
     case 'chat':
       return (await import('./chat.js')).runChat(rest);
     case 'help':

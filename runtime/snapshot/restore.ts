@@ -97,14 +97,16 @@ async function restoreInto(orm: Orm, options: RestoreOptions): Promise<RestoreSu
   };
   report();
 
-  const [found, recorded] = await Promise.all([listSegments(options.blobs), sql.recordedKeys()]);
+  const [found, applied] = await Promise.all([listSegments(options.blobs), sql.applied()]);
   summary.channels = progress.channels = found.length;
   progress.segments = found.reduce((n, c) => n + c.segments.length, 0);
   progress.phase = 'restoring';
   report();
 
-  const restoreChannel = async ({ channel, segments }: ChannelSegments): Promise<void> => {
-    const todo = segments.filter((s) => !recorded.has(s.key));
+  // Set on the first failure, so that channels in progress stop at their next segment too.
+  let stopping = false;
+  const restoreOne = async ({ channel, segments }: ChannelSegments): Promise<void> => {
+    const todo = segments.filter((s) => !applied({ channel, ...s }));
     summary.skipped += segments.length - todo.length;
     progress.segmentsDone += segments.length - todo.length;
     const fetch = async (o: SegmentObject): Promise<{ key: string; segment: Segment; bytes: number }> => {
@@ -116,24 +118,35 @@ async function restoreInto(orm: Orm, options: RestoreOptions): Promise<RestoreSu
       return { key: o.key, segment, bytes: bytes.length };
     };
     for await (const { key, segment, bytes } of readAhead(todo, options.readAhead ?? DEFAULT_READ_AHEAD, fetch)) {
-      const applied = await sql.apply(key, segment, bytes);
+      if (stopping) return;
+      const done = await sql.apply(key, segment, bytes);
       summary.segments++;
-      summary.messages += applied.inserted;
+      summary.messages += done.inserted;
       summary.amendments += segment.amendments.length;
-      summary.users += applied.users;
+      summary.users += done.users;
       progress.segmentsDone++;
-      progress.messages += applied.inserted;
+      progress.messages += done.inserted;
       report();
     }
     progress.channelsDone++;
     report();
   };
+  const restoreChannel = (c: ChannelSegments): Promise<void> =>
+    restoreOne(c).catch((err: unknown) => {
+      stopping = true;
+      throw err;
+    });
+  let failure: { error: unknown } | null = null;
   try {
     await eachLimit(found, options.concurrency ?? DEFAULT_CONCURRENCY, restoreChannel);
-  } finally {
-    // Also after a failure: the ids restored so far must not be handed out again.
-    await sql.advanceIdentities();
+  } catch (error) {
+    failure = { error };
   }
+  // Also after a failure: the ids restored so far must not be handed out again.
+  await sql.advanceIdentities().catch((error: unknown) => {
+    failure ??= { error };
+  });
+  if (failure) throw failure.error;
   summary.ms = performance.now() - started;
   return summary;
 }

@@ -10,6 +10,10 @@ import { eachLimit } from './bounded.js';
 export interface SegmentObject {
   key: string;
   size: number;
+  /** From the key: seq range and time of writing (ms). */
+  from: number;
+  to: number;
+  written: number;
 }
 
 export interface ChannelSegments {
@@ -19,7 +23,8 @@ export interface ChannelSegments {
 }
 
 const CHANNEL_PREFIX = /^channels\/(\d+)\/$/;
-const SEGMENT_NAME = /^segments\/\d+-\d+\.seg$/;
+/** segmentKey()'s layout; other objects under a channel are not segments. */
+const SEGMENT_NAME = /^segments\/(\d+)-(\d+)-(\d+)\.seg$/;
 /** Channels listed at once: a remote store answers each listing in a round trip. */
 const LIST_CONCURRENCY = 8;
 
@@ -33,7 +38,10 @@ export async function listSegments(blobs: BlobStore): Promise<ChannelSegments[]>
   const out: ChannelSegments[] = [];
   await eachLimit(channels, LIST_CONCURRENCY, async ({ prefix, channel }) => {
     const items = await listAll(blobs, `${prefix}segments/`, false, (page) => page.items);
-    const segments = items.filter((i) => SEGMENT_NAME.test(i.key.slice(prefix.length))).map((i) => ({ key: i.key, size: i.size }));
+    const segments = items.flatMap((i) => {
+      const m = SEGMENT_NAME.exec(i.key.slice(prefix.length));
+      return m ? [{ key: i.key, size: i.size, from: Number(m[1]), to: Number(m[2]), written: Number(m[3]) }] : [];
+    });
     if (segments.length > 0) out.push({ channel, segments });
   });
   return out.sort((a, b) => a.channel - b.channel);

@@ -66,9 +66,20 @@ const AMEND_SQL = `update messages as m set body = a.body, edited_at = a.edited_
   from unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::bool[]) as a (seq, body, edited_at, deleted)
   where m.channel_id = $1 and m.seq = a.seq and ${NEWER('m', 'a')}`;
 
-// created_at is the segment's write time, which is what decides "newest" above.
+// created_at is the segment's write time: it decides "newest" above. Every
+// segment has a key of its own, which is what marks it applied.
 const RECORD_SQL = `insert into snapshots (channel_id, from_seq, to_seq, key, epoch, messages, amendments, bytes, created_at)
-  values ($1, $2, $3, $4, $5, $6, $7, $8, $9) on conflict do nothing`;
+  values ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+  on conflict (channel_id, key) do nothing`;
+
+/** Where a segment is, as its key tells. */
+export interface SegmentRef {
+  channel: number;
+  key: string;
+  from: number;
+  to: number;
+  written: number;
+}
 
 export interface AppliedSegment {
   /** Messages that were not stored before. */
@@ -86,10 +97,11 @@ export class RestoreSql {
     this.pool = orm.em.getConnection().getKnex().client as unknown as PoolClient;
   }
 
-  /** Keys of the segments already recorded in `snapshots`. */
-  async recordedKeys(): Promise<Set<string>> {
-    const rows = await this.run((c) => c.query('select key from snapshots'));
-    return new Set(rows.rows.map((r) => r.key as string));
+  /** A test for "already applied": its key is recorded. */
+  async applied(): Promise<(s: SegmentRef) => boolean> {
+    const { rows } = await this.run((c) => c.query(`select key from snapshots`));
+    const keys = new Set(rows.map((r) => r.key as string));
+    return (s) => keys.has(s.key);
   }
 
   async hasMessages(): Promise<boolean> {

@@ -19,8 +19,9 @@ export class Migration0002Snapshots extends Migration {
       amendments int not null,
       bytes int not null,
       created_at timestamptz not null default now(),
-      primary key (channel_id, from_seq, to_seq)
+      primary key (channel_id, key)
     )`);
+    this.addSql(`create index snapshots_range_idx on snapshots (channel_id, to_seq)`);
   }
 
   override async down(): Promise<void> {
