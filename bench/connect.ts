@@ -6,6 +6,7 @@
  * With several pods, client i connects to pod i mod N (round-robin).
  */
 import { TertuliaClient } from '../protocol/client/index.js';
+import { LiteClient } from './lite-client.js';
 import type { MessageView } from '../protocol/messages.js';
 import type { TertuliaError } from '../protocol/errors.js';
 import { inParallel } from './concurrency.js';
@@ -19,8 +20,18 @@ export interface Target {
   port: number;
 }
 
+/** What the traffic phase needs of a client: the library's TertuliaClient or the lean LiteClient. */
+export interface BenchClient {
+  readonly state: string;
+  request(op: 'send', args: { channel: number; cmid: string; body: string }, opts: { timeoutMs: number }): Promise<unknown>;
+  close(): Promise<void>;
+}
+
+// TERTULIA_BENCH_CLIENT=full measures with the client library instead of the lean one.
+const FULL_CLIENT = process.env.TERTULIA_BENCH_CLIENT === 'full';
+
 export interface Member {
-  client: TertuliaClient;
+  client: BenchClient;
   /** The target (pod) this client connected to. */
   pod: string;
   channel: number;
@@ -61,7 +72,9 @@ export async function connectAll(
     await inParallel(wave, wave.length, async (u, i) => {
       const { host, port, name: pod } = targets[(start + i) % targets.length]!;
       // No reconnect: a dropped client should show up as a drop, not be healed quietly.
-      const client = new TertuliaClient({ host, port, token: u.token, reconnect: false, requestTimeoutMs: opts.requestTimeoutMs, name: 'bench' });
+      const client = FULL_CLIENT
+        ? new TertuliaClient({ host, port, token: u.token, reconnect: false, requestTimeoutMs: opts.requestTimeoutMs, name: 'bench' })
+        : new LiteClient({ host, port, token: u.token, requestTimeoutMs: opts.requestTimeoutMs });
       client.on('message', hooks.message);
       client.on('error', (err: TertuliaError) => r.serverErrors.add(errorKey(err)));
       client.on('disconnect', (info) => r.disconnects.add(info.error ? errorKey(info.error) : 'closed by server'));
