@@ -4,6 +4,7 @@
  * each channel's `segments/` objects, page by page, in key order, which is
  * seq order.
  */
+import { parseSegmentKey } from './segment.js';
 import type { BlobPage, BlobStore } from '../ports.js';
 import { eachLimit } from './bounded.js';
 
@@ -23,8 +24,6 @@ export interface ChannelSegments {
 }
 
 const CHANNEL_PREFIX = /^channels\/(\d+)\/$/;
-/** segmentKey()'s layout; other objects under a channel are not segments. */
-const SEGMENT_NAME = /^segments\/(\d+)-(\d+)-(\d+)\.seg$/;
 /** Channels listed at once: a remote store answers each listing in a round trip. */
 const LIST_CONCURRENCY = 8;
 
@@ -38,9 +37,10 @@ export async function listSegments(blobs: BlobStore): Promise<ChannelSegments[]>
   const out: ChannelSegments[] = [];
   await eachLimit(channels, LIST_CONCURRENCY, async ({ prefix, channel }) => {
     const items = await listAll(blobs, `${prefix}segments/`, false, (page) => page.items);
+    // Other objects under a channel are not segments.
     const segments = items.flatMap((i) => {
-      const m = SEGMENT_NAME.exec(i.key.slice(prefix.length));
-      return m ? [{ key: i.key, size: i.size, from: Number(m[1]), to: Number(m[2]), written: Number(m[3]) }] : [];
+      const k = parseSegmentKey(i.key);
+      return k && k.channel === channel ? [{ key: i.key, size: i.size, from: k.from, to: k.to, written: k.written }] : [];
     });
     if (segments.length > 0) out.push({ channel, segments });
   });

@@ -59,6 +59,14 @@ export function segmentKey(channel: number, from: number, to: number, written: n
   return `channels/${pad(channel, 12)}/segments/${pad(from, 15)}-${pad(to, 15)}-${pad(written, 15)}.seg`;
 }
 
+const SEGMENT_KEY = /^channels\/(\d+)\/segments\/(\d+)-(\d+)-(\d+)\.seg$/;
+
+/** The parts of a key made by segmentKey(), or null for any other object. */
+export function parseSegmentKey(key: string): { channel: number; from: number; to: number; written: number } | null {
+  const m = SEGMENT_KEY.exec(key);
+  return m ? { channel: Number(m[1]), from: Number(m[2]), to: Number(m[3]), written: Number(m[4]) } : null;
+}
+
 /** The prefix under which a channel's segments live. */
 export function channelPrefix(channel: number): string {
   return `channels/${pad(channel, 12)}/`;
