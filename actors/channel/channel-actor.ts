@@ -115,11 +115,6 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   // ---- membership
 
-  info(a: Caller): ChannelInfo {
-    this.visible(a);
-    return this.describe(a.user);
-  }
-
   async join(a: Caller): Promise<ChannelInfo> {
     if (this.rec.kind === 'direct') throw wrongKind();
     if (this.members.has(a.user)) return this.describe(a.user);

@@ -17,7 +17,6 @@ export interface HistoryArgs {
 
 /** The messages a channel actor answers; each handler gets one argument. */
 export interface ChannelProtocol {
-  info(a: Caller): ChannelInfo;
   join(a: Caller): ChannelInfo;
   leave(a: Caller): Record<string, never>;
   invite(a: Caller & { target: UserRecord }): Record<string, never>;

@@ -11,6 +11,7 @@ import { Backoff, jitterAbove, sleep, type BackoffOptions } from './backoff.js';
 import { Connection, ConnectionLostError, toError } from './connection.js';
 import { handshake } from './handshake.js';
 import { Heartbeat } from './heartbeat.js';
+import { ServerList } from './servers.js';
 import { Subscriptions } from './subscriptions.js';
 import type { ClientEvents, ClientOptions, ClientState, RequestOptions, SessionUser } from './types.js';
 
@@ -45,8 +46,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
   private outstanding = 0;
   private readonly stateWaiters = new Set<() => void>();
   private readonly abort = new AbortController();
-  private readonly addresses: { host: string; port: number }[];
-  private addressIndex = 0;
+  private readonly servers: ServerList;
 
   constructor(options: ClientOptions) {
     super();
@@ -61,7 +61,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
       maxIncomingFrameBytes: options.maxIncomingFrameBytes ?? 16 * 1024 * 1024,
       random: options.random ?? Math.random,
     };
-    this.addresses = [{ host: options.host, port: options.port }, ...(options.alternates ?? [])];
+    this.servers = new ServerList({ host: options.host, port: options.port }, options.alternates);
     this.sessionToken = options.token;
     this.subscriptions = new Subscriptions(
       {
@@ -225,7 +225,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
   /** Opens a connection, says hello and resumes the session; the state is left to the caller. */
   private async establish(): Promise<Results['hello']> {
     const gen = ++this.generation;
-    const address = this.addresses[this.addressIndex]!;
+    const address = this.servers.current;
     const conn = await Connection.open(
       {
         host: address.host,
@@ -306,7 +306,7 @@ export class ClientCore extends EventEmitter<ClientEvents> {
       } catch (err) {
         if (this.currentState !== 'reconnecting') return;
         // The next attempt goes to the next known server of the cluster.
-        this.addressIndex = (this.addressIndex + 1) % this.addresses.length;
+        this.servers.advance();
         if (err instanceof TertuliaError && err.code === ErrorCode.UNSUPPORTED_VERSION) {
           // The server was replaced by one we cannot talk to: retrying cannot help.
           this.report(err, {});
@@ -344,25 +344,12 @@ export class ClientCore extends EventEmitter<ClientEvents> {
         this.report(toError(m.error), {});
         return;
       case 'move':
-        this.moveTo(m.servers);
+        // The server is going away and named the others: reconnect to one of them.
+        this.servers.moveTo(m.servers, this.opts.random);
         return;
       default:
       // Events this version does not know are ignored.
     }
-  }
-
-  /** The server is going away and named the others: reconnect to one of them (picked at random, to spread the load). */
-  private moveTo(servers: unknown): void {
-    if (!Array.isArray(servers)) return;
-    const parsed = servers.flatMap((s) => {
-      const m = typeof s === 'string' ? /^(?:\[([^\]]+)\]|([^:]+)):(\d{1,5})$/.exec(s) : null;
-      return m ? [{ host: (m[1] ?? m[2])!, port: Number(m[3]) }] : [];
-    });
-    if (parsed.length === 0) return;
-    const known = new Set(this.addresses.map((a) => `${a.host}:${a.port}`));
-    for (const a of parsed) if (!known.has(`${a.host}:${a.port}`)) this.addresses.push(a);
-    const pick = parsed[Math.floor(this.opts.random() * parsed.length)]!;
-    this.addressIndex = this.addresses.findIndex((a) => a.host === pick.host && a.port === pick.port);
   }
 
   /** Emits 'error' only when someone listens: EventEmitter would throw otherwise. */

@@ -9,7 +9,7 @@ import type { PeerHandler } from '../peer/index.js';
 import type { Membership } from './membership.js';
 
 const FORWARDABLE = new Set<keyof ChannelProtocol>([
-  'info', 'join', 'leave', 'invite', 'kick', 'role', 'send', 'edit', 'delete', 'history',
+  'join', 'leave', 'invite', 'kick', 'role', 'send', 'edit', 'delete', 'history',
   'subscribe', 'unsubscribe', 'read', 'who', 'typing', 'follow',
 ]);
 
@@ -27,7 +27,7 @@ export function forwardHandler(local: LocalChannels, membership: Membership): Pe
       if (typeof arg !== 'object' || arg === null) throw new TertuliaError(ErrorCode.INVALID_FIELD, 'arg: must be a map');
       // A pod that may have lost its lease must not act as anyone's owner.
       if (!membership.serving) throw new TertuliaError(ErrorCode.NOT_OWNER, 'this pod is not serving channels');
-      return local.ask(channel, topic as 'info', arg as never);
+      return local.ask(channel, topic as 'who', arg as never);
     },
     push() {
       // Pushes travel from the accepting side only; nothing is expected here.

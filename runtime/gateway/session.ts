@@ -29,7 +29,8 @@ export class Session implements RequestHandler {
   private who: { user: number; name: string; tokenHash: Buffer } | null = null;
   // Requests that arrive while a login is in flight wait for it, so a client
   // may pipeline `auth` and `subscribe`.
-  private gate: Promise<unknown> = Promise.resolve();
+  private gate: Promise<unknown> | null = null;
+  private started = false;
   private gone = false;
 
   constructor(
@@ -38,18 +39,26 @@ export class Session implements RequestHandler {
   ) {}
 
   async handle(op: Op, args: Requests[Op]): Promise<unknown> {
-    await this.deps.ready;
+    // Awaited only until the pod has joined; afterwards requests take no extra turn.
+    if (!this.started) {
+      await this.deps.ready;
+      this.started = true;
+    }
     if (op === 'ping') return { ts: Date.now() } satisfies Results['ping'];
     if (!this.greeted && op !== 'hello') {
       throw new TertuliaError(ErrorCode.HELLO_REQUIRED, 'the first request must be hello');
     }
     if (op === 'hello') return this.hello(args as Requests['hello']);
     if (op === 'register' || op === 'login' || op === 'auth') {
-      const p = this.gate.then(() => this.authenticate(op, args));
-      this.gate = p.catch(() => {});
+      const p = (this.gate ?? Promise.resolve()).then(() => this.authenticate(op, args));
+      const gate = p.catch(() => {});
+      this.gate = gate;
+      void gate.then(() => {
+        if (this.gate === gate) this.gate = null;
+      });
       return p;
     }
-    await this.gate;
+    if (this.gate) await this.gate;
     if (!this.who) throw new TertuliaError(ErrorCode.NOT_AUTHENTICATED, `"${op}" needs an authenticated session`);
     if (op === 'logout') return this.logout();
     if (OPEN_OPS.has(op)) throw new TertuliaError(ErrorCode.BAD_REQUEST, `unexpected "${op}"`);

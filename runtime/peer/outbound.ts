@@ -1,26 +1,20 @@
 import type { Socket } from 'node:net';
+import { WriteBatcher } from '../net/write-batcher.js';
 
 /**
- * Batches the frames written in one tick into one cork/uncork, like the
- * gateway's Outbound, but with the link's overload rule instead of a
- * disconnect: past the high-water mark the owner refuses new requests (BUSY)
- * and drops pushes, while replies and frames already accepted still go out.
- * Memory therefore stays near the mark plus whatever the in-flight cap lets
- * replies add, and a peer that reads again is served again without a reconnect.
+ * A peer link's writes, batched per turn like a client connection's, but with
+ * the link's overload rule instead of a disconnect: past the high-water mark
+ * the owner refuses new requests (BUSY) and drops pushes, while replies and
+ * frames already accepted still go out. Memory therefore stays near the mark
+ * plus whatever the in-flight cap lets replies add, and a peer that reads
+ * again is served again without a reconnect.
  */
-export class PeerOutbound {
-  private queue: Buffer[] = [];
-  private queued = 0;
-  private scheduled = false;
-
+export class PeerOutbound extends WriteBatcher {
   constructor(
-    private readonly socket: Socket,
+    socket: Socket,
     private readonly highWaterBytes: number,
-  ) {}
-
-  /** Bytes accepted but not yet taken by the kernel. */
-  get backlog(): number {
-    return this.queued + this.socket.writableLength;
+  ) {
+    super(socket);
   }
 
   /** True while the peer is not keeping up; callers refuse or drop new work. */
@@ -29,29 +23,6 @@ export class PeerOutbound {
   }
 
   write(frame: Buffer): void {
-    if (this.socket.destroyed) return;
-    this.queue.push(frame);
-    this.queued += frame.length;
-    if (!this.scheduled) {
-      this.scheduled = true;
-      queueMicrotask(this.flush);
-    }
+    if (!this.socket.destroyed) this.enqueue(frame);
   }
-
-  /** Hands everything queued to the socket now. */
-  readonly flush = (): void => {
-    this.scheduled = false;
-    const q = this.queue;
-    if (q.length === 0) return;
-    this.queue = [];
-    this.queued = 0;
-    if (this.socket.destroyed) return;
-    if (q.length === 1) {
-      this.socket.write(q[0]!);
-      return;
-    }
-    this.socket.cork();
-    for (const b of q) this.socket.write(b);
-    this.socket.uncork();
-  };
 }
