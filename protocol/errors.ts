@@ -63,6 +63,14 @@ export const ErrorCode = {
   NOT_OWNER: 38,
   /** Unexpected server fault; the request may be retried. */
   INTERNAL: 50,
+  /** No upload in progress with that id for this user on this server (unknown, finished, expired or aborted). */
+  NO_SUCH_UPLOAD: 60,
+  /** No stored attachment with that id that the caller may read or post. */
+  NO_SUCH_ATTACHMENT: 61,
+  /** The uploaded bytes do not match the declared size or SHA-256; the upload is discarded. */
+  CHECKSUM_MISMATCH: 62,
+  /** The attachment is larger than `limits.maxAttachmentBytes`, or a chunk runs past the declared size. */
+  TOO_LARGE: 63,
 } as const;
 
 export type ErrorCodeName = keyof typeof ErrorCode;

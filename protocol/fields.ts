@@ -137,3 +137,57 @@ export const topic = text(0, 200, CONTROL, '0-200 characters without control cha
 
 /** Client software description: 0-64 code points, no control characters. */
 export const client = text(0, 64, CONTROL, '0-64 characters without control characters');
+
+/** Most attachments on one message. */
+export const MAX_ATTACHMENTS = 10;
+/** Largest `data` of a `chunk` any server accepts; a server's own limit (`limits.chunkBytes`) may be lower. */
+export const MAX_CHUNK_BYTES = 4 * 1024 * 1024;
+
+/** Message body that may be empty (for a message that carries attachments): 0-4000 code points, no NUL. */
+export const bodyOrEmpty = text(0, MAX_BODY_CHARS, /\u0000/, `0-${MAX_BODY_CHARS} characters without NUL`);
+
+/** Attachment or upload id: exactly 22 base64url characters (128 random bits). */
+export const attachmentId = pattern(/^[A-Za-z0-9_-]{22}$/, '22 base64url characters (A-Z a-z 0-9 "_" "-")', false);
+
+/** File name: 1-255 code points, not "." or "..", without "/", "\" or control characters. */
+export const fileName: Rule<string> = {
+  expect: '1-255 characters without "/", "\\" or control characters, not "." or ".."',
+  parse: (v) => {
+    const r = text(1, 255, /[/\\\u0000-\u001f\u007f-\u009f]/, '').parse(v);
+    return r === '.' || r === '..' ? INVALID : r;
+  },
+};
+
+/** Content type "type/subtype" (RFC 6838 names, no parameters), at most 255 characters; lowercased. */
+export const contentType = pattern(
+  /^(?=.{3,255}$)[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*\/[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]*$/,
+  'a content type "type/subtype" of A-Z a-z 0-9 and "!#$&^_.+-", at most 255 characters',
+  true,
+);
+
+/** SHA-256 as 64 hex digits; lowercased. */
+export const sha256 = pattern(/^[0-9A-Fa-f]{64}$/, '64 hex digits (a SHA-256)', true);
+
+/** A size or offset in bytes. */
+export const byteCount = integer(0, MAX_SAFE);
+
+/** Chunk data: binary of 1 to MAX_CHUNK_BYTES bytes. */
+export const chunkData: Rule<Uint8Array> = {
+  expect: `binary of 1-${MAX_CHUNK_BYTES} bytes`,
+  parse: (v) => (v instanceof Uint8Array && v.length >= 1 && v.length <= MAX_CHUNK_BYTES ? v : INVALID),
+};
+
+/** Attachments of a message: 1-10 distinct attachment ids. */
+export const attachmentIds: Rule<string[]> = {
+  expect: `an array of 1-${MAX_ATTACHMENTS} distinct attachment ids (22 base64url characters each)`,
+  parse: (v) => {
+    if (!Array.isArray(v) || v.length < 1 || v.length > MAX_ATTACHMENTS) return INVALID;
+    const out: string[] = [];
+    for (const item of v) {
+      const id = attachmentId.parse(item);
+      if (id === INVALID || out.includes(id)) return INVALID;
+      out.push(id);
+    }
+    return out;
+  },
+};

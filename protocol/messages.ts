@@ -41,6 +41,22 @@ export interface MessageView {
   edited?: number;
   /** Present and true for tombstones; `body` is then empty. */
   deleted?: boolean;
+  /** Files posted with the message, in the order given; absent when none (and on tombstones). */
+  attachments?: AttachmentView[];
+}
+
+/** A stored file as messages and uploads describe it. */
+export interface AttachmentView {
+  /** 22 base64url characters; names the file in `download` and `send`. */
+  id: string;
+  /** File name given by the uploader (no path). */
+  name: string;
+  /** Content type given by the uploader, lowercased, e.g. "image/png". */
+  type: string;
+  /** Bytes. */
+  size: number;
+  /** SHA-256 of the bytes, 64 lowercase hex digits, verified by the server. */
+  sha256: string;
 }
 
 export interface MemberView {
@@ -57,6 +73,12 @@ export interface Limits {
   maxPending: number;
   heartbeatMs: number;
   idleTimeoutMs: number;
+  /** Largest attachment `upload` accepts, in bytes. */
+  maxAttachmentBytes: number;
+  /** Largest `data` of one `chunk`, and of one `download` reply. */
+  chunkBytes: number;
+  /** Most attachments on one message. */
+  maxAttachments: number;
 }
 
 /** Request fields per op (without `op` and `id`). */
@@ -76,7 +98,8 @@ export interface Requests {
   channels: Record<string, never>;
   find: { prefix: string; limit?: number };
   direct: { user: string };
-  send: { channel: number; cmid: string; body: string };
+  /** `body` may be empty only when `attachments` is not. */
+  send: { channel: number; cmid: string; body: string; attachments?: string[] };
   edit: { channel: number; seq: number; body: string };
   delete: { channel: number; seq: number };
   history: { channel: number; before?: number; after?: number; limit?: number };
@@ -85,6 +108,14 @@ export interface Requests {
   read: { channel: number; seq: number };
   who: { channel: number };
   typing: { channel: number };
+  /** Starts an upload of `size` bytes whose SHA-256 is `sha256` (hex). */
+  upload: { name: string; type: string; size: number; sha256: string };
+  /** The bytes from `offset`; `offset` may repeat bytes already received (they are skipped), never leave a hole. */
+  chunk: { upload: string; offset: number; data: Uint8Array };
+  /** Ends an upload: the server checks size and SHA-256 and stores the file. */
+  finish: { upload: string };
+  /** Reads up to `length` bytes (at most `limits.chunkBytes`) from `offset`. */
+  download: { attachment: string; offset?: number; length?: number };
 }
 
 /** Result per op. */
@@ -113,6 +144,13 @@ export interface Results {
   read: { lastReadSeq: number };
   who: { members: MemberView[] };
   typing: Record<string, never>;
+  /** `upload` is the attachment id-to-be; send chunks of at most `chunkBytes`. */
+  upload: { upload: string; chunkBytes: number };
+  /** Bytes received so far: the next chunk's offset. */
+  chunk: { received: number };
+  finish: { attachment: AttachmentView };
+  /** `data` holds bytes `offset`..`offset + data.length - 1`; `eof` once it reaches the end. */
+  download: { attachment: AttachmentView; offset: number; data: Uint8Array; eof: boolean };
 }
 
 export type Op = keyof Requests;

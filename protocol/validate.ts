@@ -49,7 +49,10 @@ const SCHEMAS: { readonly [K in Op]: Schema<Requests[K]> } = {
   channels: none,
   find: { fields: { prefix: req(F.prefix), limit: opt(F.integer(1, F.MAX_FIND_LIMIT)) } },
   direct: { fields: { user: req(F.userName) } },
-  send: { fields: { channel, cmid: req(F.cmid), body: req(F.body) } },
+  send: {
+    fields: { channel, cmid: req(F.cmid), body: req(F.bodyOrEmpty), attachments: opt(F.attachmentIds) },
+    check: (a) => (a.body === '' && a.attachments === undefined ? 'body: must not be empty without attachments' : null),
+  },
   edit: { fields: { channel, seq: req(F.messageSeq), body: req(F.body) } },
   delete: { fields: { channel, seq: req(F.messageSeq) } },
   history: {
@@ -61,6 +64,12 @@ const SCHEMAS: { readonly [K in Op]: Schema<Requests[K]> } = {
   read: { fields: { channel, seq: req(F.seq) } },
   who: { fields: { channel } },
   typing: { fields: { channel } },
+  upload: { fields: { name: req(F.fileName), type: req(F.contentType), size: req(F.byteCount), sha256: req(F.sha256) } },
+  chunk: { fields: { upload: req(F.attachmentId), offset: req(F.byteCount), data: req(F.chunkData) } },
+  finish: { fields: { upload: req(F.attachmentId) } },
+  download: {
+    fields: { attachment: req(F.attachmentId), offset: opt(F.byteCount), length: opt(F.integer(1, F.MAX_CHUNK_BYTES)) },
+  },
 };
 
 /** Every op this build understands. */

@@ -40,6 +40,20 @@ export interface Config {
   snapshotEvery: number;
   /** ...or this long after the last one when anything changed; 0 turns snapshots off. */
   snapshotMs: number;
+  /** Largest attachment a client may upload, in bytes. */
+  maxAttachmentBytes: number;
+  /** Bytes per upload chunk and per download reply; must fit in a frame. */
+  chunkBytes: number;
+  /** An upload that receives nothing for this long is discarded. */
+  uploadIdleMs: number;
+  /** Uploads one user may have in progress on this pod. */
+  uploadsPerUser: number;
+  /** Uploads in progress on this pod, all users together. */
+  uploadsPerPod: number;
+  /** A finished upload that no message refers to is deleted after this long. */
+  attachmentGraceMs: number;
+  /** How often the pod looks for attachments to delete; 0 turns cleanup off. */
+  attachmentSweepMs: number;
   /** Channels handed to other pods per second when placement changes. */
   handoffPerSec: number;
   /** How long a draining pod waits for its clients to leave before it exits anyway. */
@@ -109,6 +123,13 @@ export const SETTINGS: readonly Setting[] = [
   S('gcsApiEndpoint', 'string', null),
   S('snapshotEvery', 'int', 1000, 1, 100_000),
   S('snapshotMs', 'int', 60_000, 0, 24 * 3600 * 1000),
+  S('maxAttachmentBytes', 'int', 100 * MiB, 0, 5 * 1024 * MiB),
+  S('chunkBytes', 'int', 256 * 1024, 1024, 4 * MiB),
+  S('uploadIdleMs', 'int', 120_000, 100, 24 * 3600 * 1000),
+  S('uploadsPerUser', 'int', 4, 1, 1000),
+  S('uploadsPerPod', 'int', 64, 1, 100_000),
+  S('attachmentGraceMs', 'int', 24 * 3600 * 1000, 1000, 365 * 24 * 3600 * 1000),
+  S('attachmentSweepMs', 'int', 10 * 60_000, 0, 24 * 3600 * 1000),
   S('handoffPerSec', 'int', 100, 1, 100_000),
   S('drainMs', 'int', 5000, 0, 600_000),
   S('dataDir', 'string', './.data'),
@@ -191,6 +212,7 @@ export function loadConfig(
   if (cfg.idleTimeoutMs <= cfg.heartbeatMs) problems.push('idleTimeoutMs must be greater than heartbeatMs');
   if (cfg.sendBurst < 1) problems.push('sendBurst must be at least 1');
   if (cfg.redisUrl && !cfg.clusterSecret) problems.push('clusterSecret (TERTULIA_CLUSTER_SECRET) is required with a Redis URL');
+  if (cfg.chunkBytes + 4096 > cfg.maxFrameBytes) problems.push('chunkBytes must be at least 4096 below maxFrameBytes, so a chunk fits in a frame');
   if (cfg.membershipCheckMs >= cfg.leaseMs) problems.push('membershipCheckMs must be below leaseMs');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(cfg);

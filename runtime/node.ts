@@ -12,6 +12,7 @@ import { Hub } from '../actors/hub.js';
 import { localChannels, type LocalChannels } from '../actors/router.js';
 import { UserActor, type UserProtocol } from '../actors/user-actor.js';
 import type { Limits } from '../protocol/messages.js';
+import { MAX_ATTACHMENTS } from '../protocol/fields.js';
 import { AuthService } from './auth.js';
 import { Cluster } from './cluster/cluster.js';
 import type { Config } from './config.js';
@@ -110,6 +111,9 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     maxPending: cfg.maxPending,
     heartbeatMs: cfg.heartbeatMs,
     idleTimeoutMs: cfg.idleTimeoutMs,
+    maxAttachmentBytes: cfg.maxAttachmentBytes,
+    chunkBytes: cfg.chunkBytes,
+    maxAttachments: MAX_ATTACHMENTS,
   };
   let markReady!: () => void;
   const ready = new Promise<void>((r) => (markReady = r));

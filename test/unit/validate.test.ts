@@ -29,6 +29,10 @@ const VALID: Record<Op, Record<string, unknown>> = {
   read: { channel: 5, seq: 0 },
   who: { channel: 5 },
   typing: { channel: 5 },
+  upload: { name: 'Foto de la playa.JPG', type: 'Image/JPEG', size: 5 * 1024 * 1024, sha256: 'AB'.repeat(32) },
+  chunk: { upload: 'abcdefghijklmnopqrstu_', offset: 0, data: Buffer.from([1, 2, 3]) },
+  finish: { upload: 'abcdefghijklmnopqrstu-' },
+  download: { attachment: 'ABCDEFGHIJKLMNOPQRSTUV', offset: 262144, length: 1 },
 };
 
 function parse(op: string, fields: Record<string, unknown>, id = 7) {
@@ -93,7 +97,7 @@ test('bad op with a usable id: BAD_REQUEST; unknown op: UNKNOWN_OP, both echo th
   t.true(!long.ok && long.error.message.length < 100);
 });
 
-const OPTIONAL = new Set(['hello.client', 'create.topic', 'find.limit', 'history.before', 'history.limit', 'subscribe.after', 'join.channel']);
+const OPTIONAL = new Set(['download.offset', 'download.length', 'hello.client', 'create.topic', 'find.limit', 'history.before', 'history.limit', 'subscribe.after', 'join.channel']);
 
 test('missing required fields', (t) => {
   for (const op of OPS) {
@@ -163,9 +167,12 @@ test('strings: length, charset, NUL, wrong type', (t) => {
 });
 
 test('the message names the field and the rule', (t) => {
-  const r = parse('send', { channel: 5, cmid: 'c', body: '' });
+  const r = parse('send', { channel: 5, cmid: 'c', body: 'x'.repeat(4001) });
   t.false(r.ok);
-  if (!r.ok) t.is(r.error.message, 'body: must be 1-4000 characters without NUL');
+  if (!r.ok) t.is(r.error.message, 'body: must be 0-4000 characters without NUL');
+  const empty = parse('send', { channel: 5, cmid: 'c', body: '' });
+  if (!empty.ok) t.is(empty.error.message, 'body: must not be empty without attachments');
+  else t.fail('an empty body without attachments was accepted');
 });
 
 test('join takes exactly one of channel and name', (t) => {
@@ -179,4 +186,30 @@ test('join takes exactly one of channel and name', (t) => {
 test('history takes at most one of before and after', (t) => {
   invalid(t, 'history', { channel: 5, before: 10, after: 2 }, 'before');
   t.like(parse('history', { channel: 5, after: 2, limit: 1 }), { ok: true, args: { after: 2, limit: 1 } });
+});
+
+test('attachments: ids, file names, content types, checksums and chunks', (t) => {
+  const id = 'abcdefghijklmnopqrstu_';
+  t.like(parse('send', { channel: 5, cmid: 'c', body: '', attachments: [id] }), { ok: true, args: { body: '', attachments: [id] } });
+  t.like(parse('upload', VALID.upload), { ok: true, args: { type: 'image/jpeg', sha256: 'ab'.repeat(32), name: 'Foto de la playa.JPG' } });
+  for (const bad of [[], [id, id], Array.from({ length: 11 }, (_, i) => id.slice(0, 20) + String(i).padStart(2, '0')), ['short'], [5], id]) {
+    invalid(t, 'send', { ...VALID.send, attachments: bad }, 'attachments');
+  }
+  t.like(parse('send', { ...VALID.send, attachments: Array.from({ length: 10 }, (_, i) => id.slice(0, 20) + String(i).padStart(2, '0')) }), { ok: true });
+  for (const bad of ['', '.', '..', 'a/b', 'a\\b', 'a\u0000', 'tab\tname', 'x'.repeat(256), 5]) invalid(t, 'upload', { ...VALID.upload, name: bad }, 'name');
+  for (const good of ['..hidden', 'ñandú 🎉.png', 'x'.repeat(255)]) t.like(parse('upload', { ...VALID.upload, name: good }), { ok: true }, good);
+  for (const bad of ['', 'image', 'image/', '/png', 'image/png; charset=x', 'text/plain ', 'a/b/c', 'x/' + 'y'.repeat(254)]) {
+    invalid(t, 'upload', { ...VALID.upload, type: bad }, 'type');
+  }
+  for (const good of ['application/vnd.tertulia+json', 'text/x-c++', 'a/b']) t.like(parse('upload', { ...VALID.upload, type: good }), { ok: true }, good);
+  for (const bad of ['ab'.repeat(31), 'ab'.repeat(33), 'zz'.repeat(32), Buffer.alloc(32)]) invalid(t, 'upload', { ...VALID.upload, sha256: bad }, 'sha256');
+  for (const bad of [-1, 1.5, '5', 2 ** 53]) invalid(t, 'upload', { ...VALID.upload, size: bad }, 'size');
+  t.like(parse('upload', { ...VALID.upload, size: 0 }), { ok: true });
+  for (const bad of [Buffer.alloc(0), Buffer.alloc(4 * 1024 * 1024 + 1), 'bytes', [1, 2], { 0: 1 }]) {
+    invalid(t, 'chunk', { ...VALID.chunk, data: bad }, 'data');
+  }
+  t.like(parse('chunk', { ...VALID.chunk, data: new Uint8Array(4 * 1024 * 1024) }), { ok: true });
+  for (const bad of ['abcdefghijklmnopqrstu', 'abcdefghijklmnopqrstuvw', 'abcdefghijklmnopqrst+/']) invalid(t, 'finish', { upload: bad }, 'upload');
+  invalid(t, 'download', { attachment: id, length: 0 }, 'length');
+  invalid(t, 'download', { attachment: id, offset: -1 }, 'offset');
 });
