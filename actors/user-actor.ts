@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import { ErrorCode, TertuliaError } from '../protocol/errors.js';
-import type { ChannelInfo, Op, Requests } from '../protocol/messages.js';
+import type { ChannelInfo, Op, Requests, Results } from '../protocol/messages.js';
 import { StoreError, type ChannelRecord, type Store, type UserChannelRecord, type UserRecord } from '../runtime/ports.js';
 import { SerialActor, later, type Deferred } from './kernel.js';
 import type { Hub } from './hub.js';
@@ -22,8 +22,17 @@ export interface UserProtocol {
   request(a: UserRequest): unknown;
 }
 
+/** Attachment transfers, shared by the pod's user actors. */
+export interface UserFiles {
+  upload(user: number, r: Requests['upload']): Promise<Results['upload']>;
+  chunk(user: number, r: Requests['chunk']): Promise<Results['chunk']>;
+  finish(user: number, r: Requests['finish']): Promise<Results['finish']>;
+  download(user: number, r: Requests['download']): Promise<Results['download']>;
+}
+
 export interface UserDeps {
   store: Store;
+  files: UserFiles;
   router: ChannelRouter;
   hub: Hub;
   /** This pod's id, for the owners of channels this user follows. */
@@ -117,6 +126,14 @@ export class UserActor extends SerialActor<UserProtocol> {
       }
       case 'direct':
         return later(this.direct(a.args as Requests['direct']));
+      case 'upload':
+        return later(this.deps.files.upload(this.user.id, a.args as Requests['upload']));
+      case 'chunk':
+        return later(this.deps.files.chunk(this.user.id, a.args as Requests['chunk']));
+      case 'finish':
+        return later(this.deps.files.finish(this.user.id, a.args as Requests['finish']));
+      case 'download':
+        return later(this.deps.files.download(this.user.id, a.args as Requests['download']));
       default:
         throw new TertuliaError(ErrorCode.UNKNOWN_OP, `unknown op "${a.op}"`);
     }

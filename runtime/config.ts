@@ -103,6 +103,8 @@ const S = (key: keyof Config, kind: Kind, def: number | string | null, min?: num
 };
 
 const MiB = 1024 * 1024;
+/** Room a `chunk` request needs besides its data. */
+const CHUNK_OVERHEAD = 256;
 
 export const SETTINGS: readonly Setting[] = [
   S('podName', 'string', hostname()),
@@ -212,7 +214,12 @@ export function loadConfig(
   if (cfg.idleTimeoutMs <= cfg.heartbeatMs) problems.push('idleTimeoutMs must be greater than heartbeatMs');
   if (cfg.sendBurst < 1) problems.push('sendBurst must be at least 1');
   if (cfg.redisUrl && !cfg.clusterSecret) problems.push('clusterSecret (TERTULIA_CLUSTER_SECRET) is required with a Redis URL');
-  if (cfg.chunkBytes + 4096 > cfg.maxFrameBytes) problems.push('chunkBytes must be at least 4096 below maxFrameBytes, so a chunk fits in a frame');
+  // A chunk request adds under 100 bytes to its data; leave room for that.
+  if (cfg.chunkBytes + CHUNK_OVERHEAD > cfg.maxFrameBytes) {
+    const set = 'chunkBytes' in overrides || flags.has('chunk-bytes') || !!env.TERTULIA_CHUNK_BYTES;
+    if (set) problems.push(`chunkBytes must be at least ${CHUNK_OVERHEAD} below maxFrameBytes, so a chunk fits in a frame`);
+    else cfg.chunkBytes = cfg.maxFrameBytes - CHUNK_OVERHEAD;
+  }
   if (cfg.membershipCheckMs >= cfg.leaseMs) problems.push('membershipCheckMs must be below leaseMs');
   if (problems.length) throw new ConfigError(problems);
   return Object.freeze(cfg);

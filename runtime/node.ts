@@ -24,6 +24,7 @@ import type { Store } from './ports.js';
 import { embeddedDirOf, openStore } from './store/open.js';
 import { openBlobStore } from './blob/open.js';
 import { Snapshotter } from './snapshot/snapshotter.js';
+import { openAttachments, type AttachmentServices } from './attachments/open.js';
 
 export interface RunningNode {
   readonly host: string;
@@ -36,6 +37,7 @@ export interface RunningNode {
   readonly channels: LocalChannels;
   readonly cluster: Cluster;
   readonly gateway: Gateway;
+  readonly attachments: AttachmentServices;
   /** Drains clients, lets channel writes commit, leaves the cluster, closes the database. Idempotent. */
   stop(): Promise<void>;
 }
@@ -55,6 +57,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
           log.child({ component: 'snapshots' }),
         )
       : null;
+  const attachments = openAttachments(cfg, database.attachments, blobs, log);
   const cluster = await Cluster.open(cfg, log);
   const kernel = await ActorKernel.start({
     log: log.child({ component: 'kernel' }),
@@ -69,6 +72,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     cluster,
     {
       store,
+      attachments: database.attachments,
       fanout: cluster.fanout,
       metrics,
       ...(snapshots ? { snapshots } : {}),
@@ -92,6 +96,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     async (id, stopped) => () =>
       new UserActor(id, {
         store,
+        files: attachments.files,
         router: cluster.channels,
         hub,
         pod: cfg.podName,
@@ -146,6 +151,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     await gateway.stop(cfg.drainMs, cluster.otherPods());
     await channels.stopAll();
     await users.stopAll();
+    await attachments.stop();
     await cluster.stop();
     await kernel.shutdown();
     await snapshots?.stop();
@@ -169,6 +175,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     snapshotLag: snapshots?.lag ?? 0,
   });
   serving = true;
+  attachments.start();
   markReady();
   log.info(
     {
@@ -197,6 +204,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     channels,
     cluster,
     gateway,
+    attachments,
     stop,
   };
 }

@@ -2,7 +2,7 @@
  * Interfaces at the I/O boundaries. Actors and handlers see only these; the
  * composition root picks the adapters.
  */
-import type { ChannelKind, Role } from '../protocol/messages.js';
+import type { AttachmentView, ChannelKind, Role } from '../protocol/messages.js';
 
 export interface UserRecord {
   id: number;
@@ -59,12 +59,16 @@ export interface MessageRecord {
   /** Edit time in ms, or null. */
   editedAt: number | null;
   deleted: boolean;
+  /** The files the message carries, in order; null when none (always on tombstones). */
+  attachments: AttachmentView[] | null;
 }
 
 export interface NewMessage {
   senderId: number;
   cmid: string;
   body: string;
+  /** Stored attachments of the sender, as AttachmentLog.postable returned them. */
+  attachments?: AttachmentView[];
 }
 
 export interface AppendOutcome {
@@ -149,6 +153,46 @@ export interface Store {
   countMessages(channelId: number): Promise<number>;
 
   close(): Promise<void>;
+}
+
+/** A new upload's description, recorded before its bytes arrive. */
+export interface NewUpload {
+  id: string;
+  uploaderId: number;
+  name: string;
+  type: string;
+  size: number;
+  /** 64 lowercase hex digits. */
+  sha256: string;
+}
+
+/**
+ * The attachment side of the store. An attachment's row exists from the start
+ * of its upload; its bytes live in the blob store under `attachments/<id>`.
+ * Links from messages decide who may download it and keep it from cleanup.
+ */
+export interface AttachmentLog {
+  /** Records an upload as it begins (state 'uploading'). */
+  beginUpload(u: NewUpload): Promise<void>;
+  /** Marks an upload whose bytes are stored and verified as stored. */
+  completeUpload(id: string): Promise<void>;
+  /** Forgets an upload that will not complete (its bytes were never stored). */
+  dropUpload(id: string): Promise<void>;
+  /** Of `ids`, the stored attachments uploaded by `uploaderId`, in the order of `ids`; others are left out. */
+  postable(uploaderId: number, ids: string[]): Promise<AttachmentView[]>;
+  /** The stored attachment if `userId` uploaded it or is a member of a channel where a message carries it; else null. */
+  readable(id: string, userId: number): Promise<AttachmentView | null>;
+  /**
+   * Ids due for deletion, oldest first: attachments created before `before`
+   * that are still uploading (abandoned) or that no message carries.
+   */
+  sweepable(before: number, limit: number): Promise<string[]>;
+  /**
+   * Deletes the attachment's row if it is still due (as sweepable decides),
+   * calling `removeBytes` before the deletion commits: if that throws, the row
+   * stays. Returns false when the row was no longer due (e.g. just posted).
+   */
+  sweep(id: string, before: number, removeBytes: () => Promise<void>): Promise<boolean>;
 }
 
 /** A client connection as the actors see it: somewhere to write encoded frames. */

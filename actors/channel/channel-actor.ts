@@ -1,7 +1,7 @@
 import type { Logger } from 'pino';
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
-import type { ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
-import type { ChannelRecord, SnapshotSink, Store, WriteMetrics } from '../../runtime/ports.js';
+import type { AttachmentView, ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
+import type { AttachmentLog, ChannelRecord, SnapshotSink, Store, WriteMetrics } from '../../runtime/ports.js';
 import { toView } from './views.js';
 import { SerialActor, later, type Deferred } from '../kernel.js';
 import { encodeFrame } from '../../protocol/codec.js';
@@ -22,6 +22,8 @@ export interface ChannelLimits {
 
 export interface ChannelDeps {
   store: Store;
+  /** Looks up the attachments a send names. */
+  attachments: Pick<AttachmentLog, 'postable'>;
   fanout: Fanout;
   log: Logger;
   metrics: WriteMetrics;
@@ -180,11 +182,12 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   // ---- messages
 
-  send(a: Caller & { cmid: string; body: string }): Deferred<Results['send']> {
+  send(a: Caller & { cmid: string; body: string; attachments?: string[] }): Deferred<Results['send']> {
     this.member(a);
     this.touch();
+    const files = a.attachments ? this.postable(a.user, a.attachments) : undefined;
     return later(
-      this.writer.append({ senderId: a.user, cmid: a.cmid, body: a.body }, a.name).then((o) =>
+      this.writer.append({ senderId: a.user, cmid: a.cmid, body: a.body }, a.name, files).then((o) =>
         o.duplicate ? { seq: o.seq, ts: o.ts, duplicate: true } : { seq: o.seq, ts: o.ts },
       ),
     );
@@ -299,6 +302,16 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     if (m.sender !== a.user) throw new TertuliaError(ErrorCode.NOT_AUTHOR, 'only the author may change a message');
   }
 
+  /** The sender's stored uploads named by a send, looked up while earlier sends commit. */
+  private async postable(user: number, ids: string[]): Promise<AttachmentView[]> {
+    const found = await this.deps.attachments.postable(user, ids);
+    if (found.length !== ids.length) {
+      const missing = ids.filter((id) => !found.some((f) => f.id === id));
+      throw new TertuliaError(ErrorCode.NO_SUCH_ATTACHMENT, `no finished upload of yours with id ${missing.join(', ')}`);
+    }
+    return found;
+  }
+
   private describe(user: number): ChannelInfo {
     const info: ChannelInfo = {
       id: this.id,
@@ -332,6 +345,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
         ts: c.outcome.ts,
         cmid: c.msg.cmid,
       };
+      if (c.msg.attachments?.length) v.attachments = c.msg.attachments;
       if (v.seq > this.lastSeq) this.lastSeq = v.seq;
       this.ring.push(v);
       frames.push(encodeFrame({ ev: 'msg', ...v }));
@@ -356,6 +370,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     if (m) {
       m.body = '';
       m.deleted = true;
+      delete m.attachments;
     }
     this.deps.snapshots?.changed(this.id, this.epoch);
     this.followers.broadcast({ ev: 'delete', channel: this.id, seq });

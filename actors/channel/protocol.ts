@@ -22,7 +22,7 @@ export interface ChannelProtocol {
   invite(a: Caller & { target: UserRecord }): Record<string, never>;
   kick(a: Caller & { target: UserRecord }): Record<string, never>;
   role(a: Caller & { target: UserRecord; role: Exclude<Role, 'owner'> }): Record<string, never>;
-  send(a: Caller & { cmid: string; body: string }): Results['send'];
+  send(a: Caller & { cmid: string; body: string; attachments?: string[] }): Results['send'];
   edit(a: Caller & { seq: number; body: string }): Results['edit'];
   delete(a: Caller & { seq: number }): Results['delete'];
   history(a: Caller & HistoryArgs): Results['history'];

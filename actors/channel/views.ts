@@ -14,5 +14,6 @@ export function toView(m: MessageRecord): MessageView {
   };
   if (m.editedAt !== null) v.edited = m.editedAt;
   if (m.deleted) v.deleted = true;
+  if (m.attachments) v.attachments = m.attachments;
   return v;
 }

@@ -1,4 +1,5 @@
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
+import type { AttachmentView } from '../../protocol/messages.js';
 import { StoreError, type AppendOutcome, type NewMessage, type Store, type WriteMetrics } from '../../runtime/ports.js';
 
 interface Settle<T> {
@@ -7,7 +8,7 @@ interface Settle<T> {
 }
 
 type Job =
-  | ({ kind: 'append'; msg: NewMessage; senderName: string; at: number } & Settle<AppendOutcome>)
+  | ({ kind: 'append'; msg: NewMessage; senderName: string; at: number; files?: Promise<AttachmentView[]> } & Settle<AppendOutcome>)
   | ({ kind: 'edit'; seq: number; body: string } & Settle<number>)
   | ({ kind: 'delete'; seq: number } & Settle<void>);
 
@@ -51,8 +52,15 @@ export class ChannelWriter {
     return this.queue.length;
   }
 
-  append(msg: NewMessage, senderName: string): Promise<AppendOutcome> {
-    return this.enqueue<AppendOutcome>((s) => ({ kind: 'append', msg, senderName, at: performance.now(), ...s }));
+  /**
+   * Queues a message. `files` resolves to its attachments (looked up by the
+   * caller, in parallel with earlier commits); if it rejects, so does this
+   * send, and the messages around it commit as usual, in order.
+   */
+  append(msg: NewMessage, senderName: string, files?: Promise<AttachmentView[]>): Promise<AppendOutcome> {
+    // Awaited in the pump; until then a rejection must not count as unhandled.
+    files?.catch(() => {});
+    return this.enqueue<AppendOutcome>((s) => ({ kind: 'append', msg, senderName, at: performance.now(), ...(files ? { files } : {}), ...s }));
   }
 
   edit(seq: number, body: string): Promise<number> {
@@ -112,7 +120,9 @@ export class ChannelWriter {
     }
   }
 
-  private async commitAppends(batch: Extract<Job, { kind: 'append' }>[]): Promise<void> {
+  private async commitAppends(all: Extract<Job, { kind: 'append' }>[]): Promise<void> {
+    const batch = await withFiles(all);
+    if (batch.length === 0) return;
     let outcomes: AppendOutcome[];
     try {
       outcomes = await this.store.append(this.channelId, this.epoch(), batch.map((j) => j.msg));
@@ -170,4 +180,23 @@ export class ChannelWriter {
     this.metrics.writeRefused('error');
     return err;
   }
+}
+
+/** The batch with each message's attachments filled in; a send whose lookup failed is refused and left out. */
+async function withFiles(batch: Extract<Job, { kind: 'append' }>[]): Promise<Extract<Job, { kind: 'append' }>[]> {
+  if (!batch.some((j) => j.files)) return batch;
+  const ready: Extract<Job, { kind: 'append' }>[] = [];
+  for (const j of batch) {
+    if (!j.files) {
+      ready.push(j);
+      continue;
+    }
+    try {
+      j.msg.attachments = await j.files;
+      ready.push(j);
+    } catch (err) {
+      j.reject(err);
+    }
+  }
+  return ready;
 }

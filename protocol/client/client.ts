@@ -3,12 +3,19 @@
  * of the lifecycle in core.ts, plus subscribe with ordered, gap-free delivery.
  */
 import { randomBytes } from 'node:crypto';
-import type { Results } from '../messages.js';
+import type { AttachmentView, Results } from '../messages.js';
+import * as A from './attachments.js';
 import { ClientCore } from './core.js';
 import type { ClientOptions, RequestOptions } from './types.js';
 
 /** Result of send: the server's reply plus the cmid used, so the caller can match its own echo. */
 export type SendResult = Results['send'] & { cmid: string };
+
+/** Options of send: the request's, plus the ids of finished uploads to post with the message. */
+export interface SendOptions extends RequestOptions {
+  /** 1–10 attachment ids (from upload/uploadFile), shown in this order; with them `body` may be ''. */
+  attachments?: string[];
+}
 
 /** A fresh client message id: 16 base64url characters from 96 random bits. */
 export function newCmid(): string {
@@ -92,11 +99,53 @@ export class TertuliaClient extends ClientCore {
   /**
    * Sends a message. Retried with the same cmid after a lost connection and
    * after BUSY/RATE_LIMITED (waiting retryMs plus jitter) until the deadline;
-   * the server stores it once whatever the number of tries.
+   * the server stores it once whatever the number of tries. Files go along as
+   * `opts.attachments` (ids of one's own finished uploads; an empty list is
+   * the same as none); `body` may then be ''.
    */
-  async send(channel: number, body: string, cmid: string = newCmid(), opts?: RequestOptions): Promise<SendResult> {
-    const r = await this.request('send', { channel, cmid, body }, { ...opts, retry: true });
+  async send(channel: number, body: string, cmid: string = newCmid(), opts: SendOptions = {}): Promise<SendResult> {
+    const { attachments, ...request } = opts;
+    const args = attachments?.length ? { channel, cmid, body, attachments } : { channel, cmid, body };
+    const r = await this.request('send', args, { ...request, retry: true });
     return { ...r, cmid };
+  }
+
+  /**
+   * Uploads bytes held in memory as an attachment (type defaults to
+   * application/octet-stream) and resolves with it, ready for
+   * `send(channel, body, undefined, {attachments: [a.id]})`. Chunks are resent
+   * after a lost connection; an upload the server lost (NO_SUCH_UPLOAD, as
+   * after reconnecting to another server) starts over once.
+   */
+  upload(bytes: Uint8Array, meta: A.UploadMeta, opts?: A.UploadOptions): Promise<AttachmentView> {
+    return A.uploadBytes(this, bytes, meta, opts);
+  }
+
+  /**
+   * Uploads a file like upload(), streamed from disk (never wholly in memory).
+   * Name defaults to the path's last component, type to a guess from its extension.
+   */
+  uploadFile(path: string, opts?: A.UploadFileOptions): Promise<AttachmentView> {
+    return A.uploadFile(this, path, opts);
+  }
+
+  /** Downloads an attachment into memory; rejects with CHECKSUM_MISMATCH when size or SHA-256 differ. */
+  download(id: string, opts?: A.DownloadOptions): Promise<{ attachment: AttachmentView; data: Buffer }> {
+    return A.downloadBytes(this, id, opts);
+  }
+
+  /**
+   * Downloads an attachment to a file, through `path + '.part'` renamed once
+   * verified (replacing a file at `path`); rejects with CHECKSUM_MISMATCH when
+   * size or SHA-256 differ, leaving nothing behind.
+   */
+  downloadTo(id: string, path: string, opts?: A.DownloadOptions): Promise<AttachmentView> {
+    return A.downloadToFile(this, id, path, opts);
+  }
+
+  /** The description of an attachment one may download (name, type, size, sha256), without its bytes. */
+  attachmentInfo(id: string, opts?: { timeoutMs?: number }): Promise<AttachmentView> {
+    return A.attachmentInfo(this, id, opts);
   }
 
   /** Replaces the body of one's own message. */

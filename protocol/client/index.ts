@@ -1,5 +1,14 @@
 /** The Tertulia client library. */
-export { TertuliaClient, newCmid, type SendResult } from './client.js';
+export { TertuliaClient, newCmid, type SendOptions, type SendResult } from './client.js';
+export {
+  DEFAULT_CONTENT_TYPE,
+  guessContentType,
+  type DownloadOptions,
+  type ProgressListener,
+  type UploadFileOptions,
+  type UploadMeta,
+  type UploadOptions,
+} from './attachments.js';
 export { clientClosedError } from './core.js';
 export { ConnectionLostError } from './connection.js';
 export { ChannelStream } from './channel-stream.js';

@@ -1,9 +1,13 @@
 /**
  * The commands of `tertulia chat`, apart from the terminal plumbing so they
- * read as a table: each takes the words after the command and a context.
+ * read as a table: each takes the words after the command, a context, and
+ * the text after the command as typed (for arguments with spaces).
  */
+import { existsSync, statSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import type { TertuliaClient } from '../../protocol/client/index.js';
-import type { ChannelInfo, MessageView } from '../../protocol/messages.js';
+import type { ChannelInfo } from '../../protocol/messages.js';
+import { formatBytes, formatMessage, freePath, label, progressPrinter, safeFileName, splitPathArg } from './chat-format.js';
 
 export interface ChatContext {
   client: TertuliaClient;
@@ -15,18 +19,7 @@ export interface ChatContext {
   quit(): void;
 }
 
-type Command = { usage: string; help: string; run(args: string[], ctx: ChatContext): Promise<void> };
-
-export function label(c: ChannelInfo | undefined, id?: number): string {
-  if (!c) return `#${id}`;
-  return c.kind === 'direct' ? `@${c.peer ?? 'direct'}` : `#${c.name}`;
-}
-
-export function formatMessage(m: MessageView, ctx: ChatContext): string {
-  const time = new Date(m.ts).toTimeString().slice(0, 5);
-  const body = m.deleted ? '(deleted)' : m.body + (m.edited ? ' (edited)' : '');
-  return `${time} ${label(ctx.known.get(m.channel), m.channel)} [${m.seq}] ${m.from}: ${body}`;
-}
+type Command = { usage: string; help: string; run(args: string[], ctx: ChatContext, text: string): Promise<void> };
 
 /** Makes a channel current, subscribing to it and showing its recent history. */
 export async function enter(c: ChannelInfo, ctx: ChatContext): Promise<void> {
@@ -34,7 +27,7 @@ export async function enter(c: ChannelInfo, ctx: ChatContext): Promise<void> {
   ctx.current = c;
   if (!ctx.client.subscribedChannels().includes(c.id)) {
     const recent = await ctx.client.history(c.id, { limit: 20 });
-    for (const m of recent.messages) ctx.print(formatMessage(m, ctx));
+    for (const m of recent.messages) ctx.print(formatMessage(m, ctx.known));
     await ctx.client.subscribe(c.id, recent.messages.at(-1)?.seq ?? c.lastSeq);
   }
   ctx.print(`-- now in ${label(c)}${c.topic ? `: ${c.topic}` : ''}`);
@@ -43,6 +36,12 @@ export async function enter(c: ChannelInfo, ctx: ChatContext): Promise<void> {
 function needChannel(ctx: ChatContext): ChannelInfo {
   if (!ctx.current) throw new Error('no current channel: /join or /create one first');
   return ctx.current;
+}
+
+/** Where /download saves: `own` here, the PATH given, or `own` inside the directory given. */
+function saveAs(given: string | undefined, own: string): string {
+  if (given === undefined) return own;
+  return statSync(given, { throwIfNoEntry: false })?.isDirectory() ? join(given, own) : given;
 }
 
 export const COMMANDS: Record<string, Command> = {
@@ -114,7 +113,7 @@ export const COMMANDS: Record<string, Command> = {
     async run([n], ctx) {
       const c = needChannel(ctx);
       const { messages } = await ctx.client.history(c.id, { limit: Math.min(Number(n) || 20, 200) });
-      for (const m of messages) ctx.print(formatMessage(m, ctx));
+      for (const m of messages) ctx.print(formatMessage(m, ctx.known));
     },
   },
   who: {
@@ -158,6 +157,31 @@ export const COMMANDS: Record<string, Command> = {
     async run([seq], ctx) {
       if (!seq) throw new Error('usage: /delete SEQ');
       await ctx.client.delete(needChannel(ctx).id, Number(seq));
+    },
+  },
+  upload: {
+    usage: '/upload PATH [TEXT]',
+    help: 'send a file (and TEXT) to the current channel',
+    async run(_a, ctx, text) {
+      const arg = splitPathArg(text);
+      if (!arg) throw new Error('usage: /upload PATH [TEXT] (quote a PATH with spaces: "my file.png")');
+      const c = needChannel(ctx);
+      const progress = progressPrinter(`uploading ${basename(arg.path)}`, ctx.print);
+      const attachment = await ctx.client.uploadFile(arg.path, { onProgress: progress });
+      await ctx.client.send(c.id, arg.rest, undefined, { attachments: [attachment.id] });
+    },
+  },
+  download: {
+    usage: '/download ID [PATH]',
+    help: 'save an attachment (default: its own name, here)',
+    async run(_a, ctx, text) {
+      const arg = splitPathArg(text);
+      if (!arg) throw new Error('usage: /download ID [PATH]');
+      const info = await ctx.client.attachmentInfo(arg.path);
+      const own = safeFileName(info.name) ?? info.id;
+      const path = freePath(saveAs(splitPathArg(arg.rest)?.path, own), existsSync);
+      await ctx.client.downloadTo(info.id, path, { onProgress: progressPrinter(`downloading ${own}`, ctx.print) });
+      ctx.print(`-- saved ${own} (${formatBytes(info.size)}) as ${path}`);
     },
   },
   read: {

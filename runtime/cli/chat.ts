@@ -6,7 +6,8 @@
 import { createInterface } from 'node:readline/promises';
 import { TertuliaClient } from '../../protocol/client/index.js';
 import { TertuliaError, errorName } from '../../protocol/errors.js';
-import { COMMANDS, enter, formatMessage, label, type ChatContext } from './chat-commands.js';
+import { COMMANDS, enter, type ChatContext } from './chat-commands.js';
+import { formatMessage, label } from './chat-format.js';
 
 export async function runChat(args: string[]): Promise<number> {
   const target = args.find((a) => !a.startsWith('--')) ?? process.env.TERTULIA_ADDRESS ?? '127.0.0.1:7600';
@@ -52,7 +53,7 @@ export async function runChat(args: string[]): Promise<number> {
         const [name = '', ...rest] = line.slice(1).split(/\s+/);
         const cmd = COMMANDS[name];
         if (!cmd) print(`! unknown command /${name}; try /help`);
-        else await cmd.run(rest, ctx);
+        else await cmd.run(rest, ctx, line.slice(1 + name.length).trimStart());
         if (name === 'quit') break;
       } else if (!ctx.current) {
         print('! no current channel: /join or /create one first');
@@ -92,7 +93,7 @@ async function signIn(
 
 function wireEvents(ctx: ChatContext): void {
   const { client, print } = ctx;
-  client.on('message', (m) => print(formatMessage(m, ctx)));
+  client.on('message', (m) => print(formatMessage(m, ctx.known)));
   client.on('edit', (e) => print(`-- ${label(ctx.known.get(e.channel), e.channel)} [${e.seq}] edited: ${e.body}`));
   client.on('delete', (e) => print(`-- ${label(ctx.known.get(e.channel), e.channel)} [${e.seq}] deleted`));
   client.on('typing', (e) => print(`-- ${e.name} is typing in ${label(ctx.known.get(e.channel), e.channel)}`));

@@ -6,7 +6,7 @@
 import { promisify } from 'node:util';
 import { gunzip, gzip } from 'node:zlib';
 import { decode, encode } from '../../protocol/codec.js';
-import type { ChannelKind, Role } from '../../protocol/messages.js';
+import type { AttachmentView, ChannelKind, Role } from '../../protocol/messages.js';
 
 const gzipAsync = promisify(gzip);
 const gunzipAsync = promisify(gunzip);
@@ -22,6 +22,8 @@ export interface SegmentMessage {
   ts: number;
   edited?: number;
   deleted?: boolean;
+  /** The files it carries (their bytes are the blob store's `attachments/<id>`); absent when none. */
+  attachments?: AttachmentView[];
 }
 
 /** A later state of a message written in an earlier segment. */

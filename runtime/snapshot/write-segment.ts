@@ -49,6 +49,7 @@ export async function writeSegment(
       ts: m.ts,
       ...(m.editedAt === null ? {} : { edited: m.editedAt }),
       ...(m.deleted ? { deleted: true } : {}),
+      ...(m.attachments ? { attachments: m.attachments } : {}),
     })),
     amendments: src.amendments.map((m) => ({
       seq: m.seq,

@@ -75,8 +75,39 @@ export const MessageEntity = defineEntity({
     ts: p.datetime().columnType('timestamptz'),
     editedAt: p.datetime().columnType('timestamptz').nullable(),
     deleted: p.boolean().default(false),
+    /** The attachments' descriptions (AttachmentView[]), null when none. */
+    attachments: p.json<unknown[]>().columnType('jsonb').nullable(),
   }),
   uniques: [{ name: 'messages_idempotency_key', properties: ['channel', 'senderId', 'clientMsgId'] }],
+});
+
+export const AttachmentEntity = defineEntity({
+  name: 'Attachment',
+  tableName: 'attachments',
+  properties: (p) => ({
+    /** 22 base64url characters; the blob key is `attachments/<id>`. */
+    id: p.text().primary(),
+    uploader: p.manyToOne(UserEntity).index('attachments_uploader_idx'),
+    name: p.text(),
+    contentType: p.text(),
+    size: p.bigint('number'),
+    sha256: p.blob().columnType('bytea'),
+    /** 'uploading' until the bytes are stored and verified, then 'stored'. */
+    state: p.text().check(`state in ('uploading', 'stored')`).default('uploading'),
+    createdAt: p.datetime().columnType('timestamptz').defaultRaw('now()').index('attachments_created_idx'),
+    storedAt: p.datetime().columnType('timestamptz').nullable(),
+  }),
+});
+
+/** Which messages carry an attachment: download permission and cleanup follow these. */
+export const MessageAttachmentEntity = defineEntity({
+  name: 'MessageAttachment',
+  tableName: 'message_attachments',
+  properties: (p) => ({
+    channelId: p.bigint('number').primary(),
+    seq: p.bigint('number').primary(),
+    attachment: p.manyToOne(AttachmentEntity).primary(),
+  }),
 });
 
 export type User = InferEntity<typeof UserEntity>;
@@ -85,4 +116,6 @@ export type Channel = InferEntity<typeof ChannelEntity>;
 export type Membership = InferEntity<typeof MembershipEntity>;
 export type Message = InferEntity<typeof MessageEntity>;
 
-export const entities = [UserEntity, SessionEntity, ChannelEntity, MembershipEntity, MessageEntity];
+export type Attachment = InferEntity<typeof AttachmentEntity>;
+
+export const entities = [UserEntity, SessionEntity, ChannelEntity, MembershipEntity, MessageEntity, AttachmentEntity, MessageAttachmentEntity];

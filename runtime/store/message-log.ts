@@ -19,16 +19,18 @@ interface Fence {
 }
 
 /**
- * The append statement: $1 channel, $2..$5 the batch as parallel arrays
- * (position, sender, cmid, body), $6 the writer's epoch. Its text is fixed
- * whatever the batch size, so it is planned once per connection.
+ * The append statement: $1 channel, $2..$5 and $7 the batch as parallel
+ * arrays (position, sender, cmid, body, attachments as JSON text or null), $6
+ * the writer's epoch. Its text is fixed whatever the batch size, so it is
+ * planned once per connection. Each inserted message links its attachments
+ * under FOR KEY SHARE, so a concurrent cleanup cannot delete one it links.
  */
 const APPEND_SQL = `with ch as (
   select owner_epoch, last_seq from channels where id = $1 for no key update
 ), now as (
   select date_trunc('milliseconds', clock_timestamp()) as ts
 ), k as (
-  select * from unnest($2::int[], $3::bigint[], $4::text[], $5::text[]) as k (ord, sender_id, client_msg_id, body)
+  select * from unnest($2::int[], $3::bigint[], $4::text[], $5::text[], $7::text[]) as k (ord, sender_id, client_msg_id, body, attachments)
 ), found as (
   -- One unique-index probe per key; LIMIT 1 keeps the lateral subquery
   -- from being flattened into a scan of the whole channel.
@@ -40,11 +42,18 @@ const APPEND_SQL = `with ch as (
   select k.*, row_number() over (order by k.ord) as n from k
   where not exists (select 1 from found where found.ord = k.ord)
 ), ins as (
-  insert into messages (channel_id, seq, sender_id, client_msg_id, body, ts)
-  select $1, ch.last_seq + fresh.n, fresh.sender_id, fresh.client_msg_id, fresh.body, now.ts
+  insert into messages (channel_id, seq, sender_id, client_msg_id, body, ts, attachments)
+  select $1, ch.last_seq + fresh.n, fresh.sender_id, fresh.client_msg_id, fresh.body, now.ts, fresh.attachments::jsonb
   from fresh, ch, now where ch.owner_epoch = $6
   on conflict do nothing
-  returning seq
+  returning seq, attachments
+), links as (
+  insert into message_attachments (channel_id, seq, attachment_id)
+  select $1, ins.seq, a.id from ins
+  cross join lateral jsonb_array_elements(ins.attachments) as e
+  cross join lateral (select id from attachments where id = e ->> 'id' for key share) as a
+  where ins.attachments is not null
+  on conflict do nothing
 ), upd as (
   update channels set last_seq = ch.last_seq + (select count(*) from ins)
   from ch where channels.id = $1 and ch.owner_epoch = $6
@@ -93,6 +102,7 @@ export class MessageLog {
       keys.map((m) => m.cmid),
       keys.map((m) => m.body),
       epoch,
+      keys.map((m) => (m.attachments && m.attachments.length > 0 ? JSON.stringify(m.attachments) : null)),
     ]);
     if (!row) throw new StoreError('not_found', `channel ${channelId} not found`);
     if (num(row.owner_epoch) !== epoch) {
@@ -140,11 +150,14 @@ export class MessageLog {
     await this.sql.transaction(async (tx) => {
       await this.fence(tx, channelId, epoch);
       const row = await this.sql.one(
-        `update messages set body = '', deleted = true, changed_at = clock_timestamp() where channel_id = ? and seq = ? and not deleted returning seq`,
+        `update messages set body = '', attachments = null, deleted = true, changed_at = clock_timestamp()
+         where channel_id = ? and seq = ? and not deleted returning seq`,
         [channelId, seq],
         tx,
       );
       if (!row) throw new StoreError('not_found', `message ${channelId}/${seq} not found`);
+      // Its files are no longer posted here: readers lose access, cleanup may take them.
+      await this.sql.query('delete from message_attachments where channel_id = ? and seq = ?', [channelId, seq], tx);
     });
   }
 

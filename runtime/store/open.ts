@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { Logger } from 'pino';
-import type { SnapshotLog, Store } from '../ports.js';
+import type { AttachmentLog, SnapshotLog, Store } from '../ports.js';
 import { openEmbedded } from './embedded.js';
 import { PostgresStore } from './postgres-store.js';
 
@@ -16,6 +16,7 @@ export type OpenStoreOptions =
 export interface OpenedStore {
   store: Store;
   snapshots: SnapshotLog;
+  attachments: AttachmentLog;
   kind: 'postgres' | 'embedded';
   /** Closes the store, then the embedded database if there is one. */
   close(): Promise<void>;
@@ -25,7 +26,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   if ('url' in options) {
     const store = await PostgresStore.open({ url: options.url, poolSize: options.poolSize });
     options.log?.info({ poolSize: options.poolSize }, 'store: postgresql');
-    return { store, snapshots: store.snapshots, kind: 'postgres', close: () => store.close() };
+    return { store, snapshots: store.snapshots, attachments: store.attachments, kind: 'postgres', close: () => store.close() };
   }
   const db = await openEmbedded({ dataDir: options.embeddedDir });
   let store: PostgresStore;
@@ -39,6 +40,7 @@ export async function openStore(options: OpenStoreOptions): Promise<OpenedStore>
   return {
     store,
     snapshots: store.snapshots,
+    attachments: store.attachments,
     kind: 'embedded',
     async close() {
       try {

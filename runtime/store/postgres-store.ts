@@ -8,6 +8,7 @@ import type { Role } from '../../protocol/messages.js';
 import {
   StoreError,
   type AppendOutcome,
+  type AttachmentLog,
   type ChannelRecord,
   type CredentialRecord,
   type HistoryQuery,
@@ -22,6 +23,7 @@ import {
 } from '../ports.js';
 import { MessageLog } from './message-log.js';
 import { PgSnapshotLog } from './snapshot-log.js';
+import { PgAttachmentLog } from './attachment-log.js';
 import { openMigratedOrm, type Orm, type OrmOptions } from './orm.js';
 import { CHANNEL_COLUMNS, toChannel, toMember, toUserChannel } from './rows.js';
 import { epochMs, isoTime, num, Sql } from './sql.js';
@@ -34,12 +36,15 @@ export class PostgresStore implements Store {
   private readonly log: MessageLog;
   /** History snapshots' reads and records. */
   readonly snapshots: SnapshotLog;
+  /** Uploads, links and cleanup of attachments. */
+  readonly attachments: AttachmentLog;
 
   /** Wraps an open ORM; `ownsOrm` makes close() close it too. */
   constructor(private readonly orm: Orm, private readonly ownsOrm = false) {
     this.sql = new Sql(orm);
     this.log = new MessageLog(this.sql);
     this.snapshots = new PgSnapshotLog(this.sql);
+    this.attachments = new PgAttachmentLog(this.sql);
   }
 
   /** Opens the database at `options.url`, applies pending migrations, and owns the ORM. */

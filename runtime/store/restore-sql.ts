@@ -53,18 +53,36 @@ const MEMBERS_SQL = `insert into memberships (channel_id, user_id, role, last_re
     last_read_seq = greatest(memberships.last_read_seq, excluded.last_read_seq)`;
 
 const MESSAGES_SQL = `with ins as (
-  insert into messages as m (channel_id, seq, sender_id, client_msg_id, body, ts, edited_at, deleted)
-  select $1, seq, sender, cmid, body, ts, edited_at, deleted
-  from unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bool[])
-    as r (seq, sender, cmid, body, ts, edited_at, deleted)
-  on conflict (channel_id, seq) do update set body = excluded.body, edited_at = excluded.edited_at, deleted = excluded.deleted
+  insert into messages as m (channel_id, seq, sender_id, client_msg_id, body, ts, edited_at, deleted, attachments)
+  select $1, seq, sender, cmid, body, ts, edited_at, deleted, attachments::jsonb
+  from unnest($2::bigint[], $3::bigint[], $4::text[], $5::text[], $6::timestamptz[], $7::timestamptz[], $8::bool[], $9::text[])
+    as r (seq, sender, cmid, body, ts, edited_at, deleted, attachments)
+  on conflict (channel_id, seq) do update set
+    body = excluded.body, edited_at = excluded.edited_at, deleted = excluded.deleted, attachments = excluded.attachments
   where ${NEWER('m', 'excluded')}
   returning (xmax = 0) as fresh
 ) select count(*) filter (where fresh) as inserted from ins`;
 
-const AMEND_SQL = `update messages as m set body = a.body, edited_at = a.edited_at, deleted = a.deleted
+const AMEND_SQL = `update messages as m set body = a.body, edited_at = a.edited_at, deleted = a.deleted,
+    attachments = case when a.deleted then null else m.attachments end
   from unnest($2::bigint[], $3::text[], $4::timestamptz[], $5::bool[]) as a (seq, body, edited_at, deleted)
   where m.channel_id = $1 and m.seq = a.seq and ${NEWER('m', 'a')}`;
+
+// An attachment's row, from the first message seen carrying it: its bytes are
+// still in the blob store under attachments/<id>; its uploader is the sender.
+const ATTACHMENTS_SQL = `insert into attachments (id, uploader_id, name, content_type, size, sha256, state, created_at, stored_at)
+  select id, uploader, name, type, size, decode(sha256, 'hex'), 'stored', ts, ts
+  from unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::bigint[], $6::text[], $7::timestamptz[])
+    as a (id, uploader, name, type, size, sha256, ts)
+  on conflict (id) do nothing`;
+
+// Links follow the messages' final state in the seq range: tombstones carry none.
+const UNLINK_SQL = `delete from message_attachments ma using messages m
+  where ma.channel_id = $1 and m.channel_id = $1 and ma.seq = m.seq and m.seq = any($2::bigint[]) and m.attachments is null`;
+const LINK_SQL = `insert into message_attachments (channel_id, seq, attachment_id)
+  select m.channel_id, m.seq, e ->> 'id' from messages m cross join lateral jsonb_array_elements(m.attachments) as e
+  where m.channel_id = $1 and m.seq = any($2::bigint[]) and m.attachments is not null
+  on conflict do nothing`;
 
 // created_at is the segment's write time: it decides "newest" above. Every
 // segment has a key of its own, which is what marks it applied.
@@ -174,6 +192,7 @@ export class RestoreSql {
         m.map((x) => iso(x.ts)),
         m.map((x) => (x.edited === undefined ? null : iso(x.edited))),
         m.map((x) => x.deleted === true),
+        m.map((x) => (x.attachments?.length ? JSON.stringify(x.attachments) : null)),
       ]);
       inserted = Number(r.rows[0]?.inserted ?? 0);
     }
@@ -181,8 +200,30 @@ export class RestoreSql {
       const a = s.amendments;
       await c.query(AMEND_SQL, [ch.id, a.map((x) => x.seq), a.map((x) => x.body), a.map((x) => (x.edited === undefined ? null : iso(x.edited))), a.map((x) => x.deleted === true)]);
     }
+    await this.linkAttachments(c, s);
     await c.query(RECORD_SQL, [ch.id, s.from, s.to, key, s.epoch, s.messages.length, s.amendments.length, bytes, new Date(s.written)]);
     return { inserted, users, written: fresh };
+  }
+
+  /** Attachment rows for the files the segment's messages carry, and links that match the messages' state. */
+  private async linkAttachments(c: PgConnection, s: Segment): Promise<void> {
+    const files = new Map<string, { sender: number; ts: number; a: NonNullable<Segment['messages'][number]['attachments']>[number] }>();
+    for (const m of s.messages) for (const a of m.attachments ?? []) if (!files.has(a.id)) files.set(a.id, { sender: m.sender, ts: m.ts, a });
+    const seqs = [...s.messages.map((m) => m.seq), ...s.amendments.map((a) => a.seq)];
+    if (files.size > 0) {
+      const f = [...files.values()];
+      await c.query(ATTACHMENTS_SQL, [
+        f.map((x) => x.a.id),
+        f.map((x) => x.sender),
+        f.map((x) => x.a.name),
+        f.map((x) => x.a.type),
+        f.map((x) => x.a.size),
+        f.map((x) => x.a.sha256),
+        f.map((x) => iso(x.ts)),
+      ]);
+      await c.query(LINK_SQL, [s.channel.id, s.messages.filter((m) => m.attachments?.length).map((m) => m.seq)]);
+    }
+    if (s.amendments.some((a) => a.deleted) || files.size > 0) await c.query(UNLINK_SQL, [s.channel.id, seqs]);
   }
 
   private async run<T>(fn: (c: PgConnection) => Promise<T>): Promise<T> {

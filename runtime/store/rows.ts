@@ -1,5 +1,5 @@
 /** Column lists and row mappers shared by the store's queries. */
-import type { ChannelKind, Role } from '../../protocol/messages.js';
+import type { AttachmentView, ChannelKind, Role } from '../../protocol/messages.js';
 import type { ChannelRecord, MembershipRecord, MessageRecord, UserChannelRecord } from '../ports.js';
 import { epochMs, num, type Row } from './sql.js';
 
@@ -8,7 +8,7 @@ export const CHANNEL_COLUMNS = 'c.id, c.name, c.kind, c.topic, c.last_seq, c.own
 
 /** Message columns with the sender's name, for `messages m left join users u on u.id = m.sender_id`. */
 export const MESSAGE_COLUMNS = `m.channel_id, m.seq, m.sender_id, coalesce(u.name, '') as sender_name,
-  m.client_msg_id, m.body, ${epochMs('m.ts')} as ts_ms, ${epochMs('m.edited_at')} as edited_ms, m.deleted`;
+  m.client_msg_id, m.body, ${epochMs('m.ts')} as ts_ms, ${epochMs('m.edited_at')} as edited_ms, m.deleted, m.attachments`;
 
 export const MESSAGE_FROM = 'messages m left join users u on u.id = m.sender_id';
 
@@ -53,5 +53,13 @@ export function toMessage(row: Row): MessageRecord {
     ts: num(row.ts_ms),
     editedAt: row.edited_ms === null || row.edited_ms === undefined ? null : num(row.edited_ms),
     deleted: row.deleted === true,
+    attachments: attachmentsOf(row.attachments),
   };
+}
+
+/** The jsonb `attachments` column (parsed by the driver, or JSON text from a simple query path). */
+export function attachmentsOf(value: unknown): AttachmentView[] | null {
+  if (value === null || value === undefined) return null;
+  const list = (typeof value === 'string' ? JSON.parse(value) : value) as AttachmentView[];
+  return Array.isArray(list) && list.length > 0 ? list : null;
 }

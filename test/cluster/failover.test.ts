@@ -40,6 +40,10 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
   const victim = await make(owner.port, 'victim', survivors.map((p) => p.port));
   const seenWatcher = collect(watcher, channel.id);
   const seenVictim = collect(victim, channel.id);
+  // Diagnostics: a subscription the client gives up on shows here.
+  for (const [who, c] of [['victim', victim], ['watcher', watcher]] as const) {
+    c.on('error', (e, ctx) => t.log(`${who}: ${e.codeName} ${e.message} ${JSON.stringify(ctx)}`));
+  }
   await watcher.subscribe(channel.id, 0);
   await victim.subscribe(channel.id, 0);
 

@@ -12,6 +12,7 @@ storeContract(test, async () => {
   const store = await PostgresStore.open({ url: db.url, poolSize: db.poolSize });
   return {
     store,
+    attachments: store.attachments,
     async close() {
       await store.close();
       await db.close();

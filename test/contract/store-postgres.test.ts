@@ -12,6 +12,7 @@ storeContract(test, async () => {
   const store = await PostgresStore.open({ url: server.url, poolSize: 8 });
   return {
     store,
+    attachments: store.attachments,
     async close() {
       await store.close();
       await server?.stop();

@@ -4,10 +4,12 @@
  * using their own users and channels.
  */
 import type { ExecutionContext, TestFn } from 'ava';
-import { StoreError, type NewMessage, type Store, type StoreErrorKind } from '../../runtime/ports.js';
+import { StoreError, type AttachmentLog, type NewMessage, type Store, type StoreErrorKind } from '../../runtime/ports.js';
+import { registerAttachmentTests } from './attachments.contract.js';
 
 export interface StoreFixture {
   store: Store;
+  attachments: AttachmentLog;
   /** Closes the store and whatever server it runs on. */
   close(): Promise<void>;
 }
@@ -40,6 +42,7 @@ export function storeContract(test: TestFn, open: () => Promise<StoreFixture>): 
     const { epoch } = await s().activate(ch.id, 0);
     return { owner, ch, epoch };
   };
+  registerAttachmentTests(test, s, () => fixture!.attachments, channel, user);
 
   test('users: create, find by name and id, credentials; a taken name conflicts', async (t) => {
     const name = unique('alice');
@@ -178,7 +181,7 @@ function registerAppendTests(test: TestFn, s: () => Store, channel: Fixtures['ch
     const stored = await s().getMessage(ch.id, 1);
     t.deepEqual(stored, {
       channelId: ch.id, seq: 1, senderId: owner.id, senderName: owner.name, cmid: 'a', body: 'body of a',
-      ts: first[0]!.ts, editedAt: null, deleted: false,
+      ts: first[0]!.ts, editedAt: null, deleted: false, attachments: null,
     });
     t.deepEqual(await s().append(ch.id, epoch, []), []);
   });

@@ -36,3 +36,11 @@ test('ranges are enforced', (t) => {
   const err = t.throws(() => loadConfig(new Map([['max-pending', '0']]), {}), { instanceOf: ConfigError });
   t.regex(err!.message, /--max-pending: 0 is outside 1\.\.65536/);
 });
+
+test('the chunk size follows a smaller frame cap unless set explicitly', (t) => {
+  t.is(loadConfig(new Map(), {}).chunkBytes, 256 * 1024);
+  t.is(loadConfig(new Map([['max-frame-bytes', '65536']]), {}).chunkBytes, 65536 - 256);
+  const err = t.throws(() => loadConfig(new Map([['max-frame-bytes', '65536'], ['chunk-bytes', '65536']]), {}));
+  t.regex(err?.message ?? '', /chunkBytes must be at least 256 below maxFrameBytes/);
+  t.throws(() => loadConfig(new Map(), { TERTULIA_MAX_FRAME_BYTES: '65536', TERTULIA_CHUNK_BYTES: '65500' }));
+});

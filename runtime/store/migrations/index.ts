@@ -6,8 +6,10 @@
 import type { MigrationObject } from '@mikro-orm/core';
 import { Migration0001Initial } from './0001-initial.js';
 import { Migration0002Snapshots } from './0002-snapshots.js';
+import { Migration0003Attachments } from './0003-attachments.js';
 
 export const migrationsList: MigrationObject[] = [
   { name: '0001-initial', class: Migration0001Initial },
   { name: '0002-snapshots', class: Migration0002Snapshots },
+  { name: '0003-attachments', class: Migration0003Attachments },
 ];
