@@ -1,5 +1,9 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { RunningNode } from '../../runtime/node.js';
 import { eventually, startPod, user, usePostgres } from '../harness/server.js';
@@ -105,6 +109,30 @@ test('a person chats from the terminal: signs up, creates a room, talks, sees ot
   const history = await term.expect(/\[1\] [^\n]*\n[^\n]*\[2\] [^\n]*\n/, mark);
   t.regex(history[0], /hello from the terminal[\s\S]*hola desde el test/);
 
+  // Files: the terminal uploads one with a line of text; the other side downloads it, and the other way round.
+  const dir = mkdtempSync(join(tmpdir(), 'tertulia-chat-files-'));
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const photo = randomBytes(600 * 1024);
+  writeFileSync(join(dir, 'beach photo.png'), photo);
+  mark = term.output().length;
+  term.type(`/upload "${join(dir, 'beach photo.png')}" look at this`);
+  await term.expect(/-- uploading beach photo\.png: 100 % of 600 KiB/, mark);
+  const shown = await term.expect(/\[3\] [^\n]*: look at this\n {4}📎 beach photo\.png \(600 KiB\) ([A-Za-z0-9_-]{22})\n/, mark);
+  const got = await other.download(shown[1]!);
+  t.like(got.attachment, { name: 'beach photo.png', type: 'image/png', size: photo.length });
+  t.true(got.data.equals(photo), 'the bytes the terminal sent');
+
+  const notes = Buffer.from('notas del visitante ✓\n');
+  const file = await other.upload(notes, { name: 'notes.txt', type: 'text/plain' });
+  mark = term.output().length;
+  await other.send(channel.id, '', undefined, { attachments: [file.id] });
+  await term.expect(new RegExp(`\\[4\\] ${other.name}: 📎 notes\\.txt \\(${notes.length} B\\) ${file.id}\\n`), mark);
+  term.type(`/download ${file.id} ${dir}`);
+  await term.expect(new RegExp(`-- saved notes\\.txt \\(${notes.length} B\\) as ${dir.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/notes\\.txt`), mark);
+  t.true(readFileSync(join(dir, 'notes.txt')).equals(notes), 'the bytes the visitor sent');
+  term.type(`/download ${file.id} ${dir}`);
+  await term.expect(/as [^\n]*notes \(1\)\.txt/, mark);
+
   mark = term.output().length;
   term.type('/nonsense');
   await term.expect(/! unknown command \/nonsense/, mark);
@@ -115,5 +143,5 @@ test('a person chats from the terminal: signs up, creates a room, talks, sees ot
     new Promise<'hung'>((r) => setTimeout(() => r('hung'), 20000).unref()),
   ]);
   t.is(code, 0, 'the chat exits cleanly on /quit');
-  t.is(await node.store.countMessages(channel.id), 2);
+  t.is(await node.store.countMessages(channel.id), 4);
 });
