@@ -1,6 +1,7 @@
 import { createHash, randomBytes, scrypt, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, TertuliaError } from '../protocol/errors.js';
 import { StoreError, type Store } from './ports.js';
+import { SessionLookups } from './session-lookups.js';
 
 export interface Authenticated {
   user: number;
@@ -19,11 +20,14 @@ const KEY_BYTES = 32;
 export class AuthService {
   // Hashed when a name is unknown so a login takes as long either way.
   private readonly decoySalt = randomBytes(16);
+  private readonly sessions: SessionLookups;
 
   constructor(
     private readonly store: Store,
     private readonly opts: { tokenTtlMs: number; scryptCost: number },
-  ) {}
+  ) {
+    this.sessions = new SessionLookups(store);
+  }
 
   async register(name: string, password: string): Promise<Authenticated> {
     const salt = randomBytes(16);
@@ -50,7 +54,7 @@ export class AuthService {
 
   async resume(token: string): Promise<Omit<Authenticated, 'token'>> {
     const tokenHash = hashToken(token);
-    const s = await this.store.findSession(tokenHash, Date.now());
+    const s = await this.sessions.find(tokenHash);
     if (!s) throw new TertuliaError(ErrorCode.INVALID_TOKEN, 'the token is unknown, revoked or expired');
     return { user: s.userId, name: s.name, tokenHash, expires: s.expiresAt };
   }

@@ -110,6 +110,8 @@ export interface Store {
   createSession(userId: number, tokenHash: Buffer, expiresAt: number): Promise<void>;
   /** The live session for a token hash; null when unknown or expired. */
   findSession(tokenHash: Buffer, now: number): Promise<SessionRecord | null>;
+  /** findSession for many tokens in one statement; results in input order. */
+  findSessions(tokenHashes: Buffer[], now: number): Promise<(SessionRecord | null)[]>;
   deleteSession(tokenHash: Buffer): Promise<void>;
 
   // channels and memberships

@@ -87,15 +87,24 @@ export class PostgresStore implements Store {
   }
 
   async findSession(tokenHash: Buffer, now: number): Promise<SessionRecord | null> {
-    // Prepared: every connection of every client authenticates through here.
-    const [row] = await this.sql.prepared(
-      'tertulia_find_session',
-      `select s.user_id, u.name, ${epochMs('s.expires_at')} as expires_ms
+    return (await this.findSessions([tokenHash], now))[0] ?? null;
+  }
+
+  async findSessions(tokenHashes: Buffer[], now: number): Promise<(SessionRecord | null)[]> {
+    if (tokenHashes.length === 0) return [];
+    // Prepared, with the hashes as one array: a crowd reconnecting at once is one statement.
+    const rows = await this.sql.prepared(
+      'tertulia_find_sessions',
+      `select s.token_hash, s.user_id, u.name, ${epochMs('s.expires_at')} as expires_ms
        from sessions s join users u on u.id = s.user_id
-       where s.token_hash = $1 and s.expires_at > $2`,
-      [tokenHash, isoTime(now)],
+       where s.token_hash = any($1::bytea[]) and s.expires_at > $2`,
+      [tokenHashes, isoTime(now)],
     );
-    return row ? { userId: num(row.user_id), name: row.name as string, expiresAt: num(row.expires_ms) } : null;
+    const found = new Map<string, SessionRecord>();
+    for (const row of rows) {
+      found.set((row.token_hash as Buffer).toString('hex'), { userId: num(row.user_id), name: row.name as string, expiresAt: num(row.expires_ms) });
+    }
+    return tokenHashes.map((h) => found.get(h.toString('hex')) ?? null);
   }
 
   async deleteSession(tokenHash: Buffer): Promise<void> {

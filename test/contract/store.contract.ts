@@ -73,6 +73,20 @@ export function storeContract(test: TestFn, open: () => Promise<StoreFixture>): 
     t.is(await s().findSession(token, Date.now()), null);
   });
 
+  test('sessions: many looked up in one call, answers in input order, misses as null', async (t) => {
+    const [a, b] = [await user(), await user()];
+    const ta = Buffer.from(unique('ta'));
+    const tb = Buffer.from(unique('tb'));
+    const expired = Buffer.from(unique('te'));
+    const later = Date.now() + 60_000;
+    await s().createSession(a.id, ta, later);
+    await s().createSession(b.id, tb, later);
+    await s().createSession(b.id, expired, Date.now() - 1);
+    const found = await s().findSessions([tb, Buffer.from('nope'), ta, expired, tb], Date.now());
+    t.deepEqual(found.map((x) => x?.name ?? null), [b.name, null, a.name, null, b.name]);
+    t.deepEqual(await s().findSessions([], Date.now()), []);
+  });
+
   test('channels: create with owner membership, look up, taken name conflicts', async (t) => {
     const u = await user();
     const name = unique('room');

@@ -30,9 +30,17 @@ function testBlobRoot(): string {
   return blobRoot;
 }
 
+/** Pods of this process not yet stopped: stopped before their database goes. */
+const running = new Set<RunningNode>();
+
 export async function startPod(overrides: Partial<Config>): Promise<RunningNode> {
   const cfg = testConfig(overrides);
-  return startNode(cfg, pino({ level: process.env.TERTULIA_TEST_LOG ?? 'silent' }));
+  const node = await startNode(cfg, pino({ level: process.env.TERTULIA_TEST_LOG ?? 'silent' }));
+  running.add(node);
+  const stop = node.stop;
+  return Object.assign(node, {
+    stop: () => stop().finally(() => running.delete(node)),
+  });
 }
 
 /** One private PostgreSQL per test file, started on first use and stopped after the file's tests. */
@@ -40,9 +48,25 @@ export function usePostgres(test: { after: { always: (fn: () => Promise<void>) =
   let pg: Promise<PrivatePostgres> | null = null;
   test.after.always(async () => {
     const p = await pg?.catch(() => null);
+    // Hooks run in the order they were declared, and this one comes first:
+    // stop the pods before the database they are connected to.
+    await Promise.all([...running].map((n) => n.stop().catch(() => {})));
     await p?.stop();
   });
   return () => (pg ??= startPostgres());
+}
+
+/** One pod per test file on a fresh database of the file's private PostgreSQL; started before the tests, stopped after. */
+export function usePod(test: {
+  before: (fn: () => Promise<void>) => void;
+  after: { always: (fn: () => Promise<void>) => void };
+}, overrides: Partial<Config> = {}): () => RunningNode {
+  const pg = usePostgres(test);
+  let node: RunningNode | undefined;
+  test.before(async () => {
+    node = await startPod({ databaseUrl: await (await pg()).createDatabase(), ...overrides });
+  });
+  return () => node!;
 }
 
 /** A connected client, closed when the test ends. */
