@@ -35,16 +35,27 @@ export class ActorDirectory<P> {
   }
 
   /** Asks the key's actor; retried on a fresh activation when it was stopping at that instant. */
-  async ask<K extends Topic<P>>(key: number, topic: K, arg: Arg<P, K>): Promise<Res<P, K>> {
-    for (let attempt = 0; ; attempt++) {
-      const ref = await this.ref(key);
-      try {
-        return (await ref.ask(topic, arg as never)) as Res<P, K>;
-      } catch (err) {
-        if (!isGone(err) || attempt >= 3) throw err;
-        this.forget(key, ref);
-      }
+  ask<K extends Topic<P>>(key: number, topic: K, arg: Arg<P, K>): Promise<Res<P, K>> {
+    // The common case, a live actor, without an async frame: every request
+    // passes here twice (user, then channel), so its garbage counts.
+    const live = this.resolved.get(key);
+    if (!live) return this.askSlow(key, topic, arg, 0);
+    return (live.ask(topic, arg as never) as Promise<Res<P, K>>).then(undefined, (err: unknown) => this.retry(err, key, topic, arg, live, 0));
+  }
+
+  private async askSlow<K extends Topic<P>>(key: number, topic: K, arg: Arg<P, K>, attempt: number): Promise<Res<P, K>> {
+    const live = await this.ref(key);
+    try {
+      return (await live.ask(topic, arg as never)) as Res<P, K>;
+    } catch (err) {
+      return this.retry(err, key, topic, arg, live, attempt);
     }
+  }
+
+  private retry<K extends Topic<P>>(err: unknown, key: number, topic: K, arg: Arg<P, K>, live: ActorRef<P>, attempt: number): Promise<Res<P, K>> {
+    if (!isGone(err) || attempt >= 3) return Promise.reject(err);
+    this.forget(key, live);
+    return this.askSlow(key, topic, arg, attempt + 1);
   }
 
   private ref(key: number): Promise<ActorRef<P>> {
@@ -116,3 +127,4 @@ export class ActorDirectory<P> {
 function isGone(err: unknown): boolean {
   return err instanceof ActorStoppedError || (err instanceof TertuliaError && err.code === ErrorCode.NOT_OWNER);
 }
+

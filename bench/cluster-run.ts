@@ -181,7 +181,7 @@ export async function runClusterComparison(o: BenchOptions, cleanups: Cleanups, 
 
 function side(w: WorkloadResult, pods: NamedPod[], exited: ({ code: number | null; signal: NodeJS.Signals | null } | null)[], owners: (string | null)[], database: string, stopAt: number): RunSide {
   const perPod: PodFigures[] = pods.map((p, i) => {
-    const v = writeView(w.after[i]!);
+    const v = writeView(w.after[i]!, w.before[i]);
     const e = exited[i];
     return {
       name: p.name,

@@ -50,15 +50,52 @@ export interface PodWriteView {
   eventLoopLagP99Ms: number;
 }
 
-export function writeView(s: Scrape): PodWriteView {
-  const q = (p: string): number => sample(s, 'tertulia_persist_latency_seconds', `quantile="${p}"`) * 1000;
+/**
+ * The q-quantile of a histogram over the interval between two scrapes (the
+ * bucket counts' difference), interpolated linearly inside its bucket as
+ * PromQL's histogram_quantile does; NaN without observations.
+ */
+export function histogramQuantile(after: Scrape, before: Scrape | undefined, name: string, q: number): number {
+  const buckets: { le: number; n: number }[] = [];
+  for (const [k, v] of after) {
+    const m = /_bucket\{le="([^"]+)"\}$/.exec(k);
+    if (!m || !k.startsWith(`${name}_bucket{`)) continue;
+    const le = m[1] === '+Inf' ? Infinity : Number(m[1]);
+    buckets.push({ le, n: v - (before?.get(k) ?? 0) });
+  }
+  buckets.sort((a, b) => a.le - b.le);
+  const total = buckets.at(-1)?.n ?? 0;
+  if (!(total > 0)) return NaN;
+  const rank = q * total;
+  let prevLe = 0;
+  let prevN = 0;
+  for (const b of buckets) {
+    if (b.n >= rank) {
+      if (b.le === Infinity) return prevLe;
+      return prevLe + ((b.le - prevLe) * (rank - prevN)) / Math.max(1, b.n - prevN);
+    }
+    prevLe = b.le;
+    prevN = b.n;
+  }
+  return prevLe;
+}
+
+/** The pod's figures as of `s`; persist latency over the interval since `before` when given. */
+export function writeView(s: Scrape, before?: Scrape): PodWriteView {
+  const q = (p: string): number => histogramQuantile(s, before, 'tertulia_persist_latency_seconds', Number(p)) * 1000;
   const refused: Record<string, number> = {};
   for (const [k, v] of s) {
     const m = /^tertulia_writes_refused_total\{reason="(\w+)"\}$/.exec(k);
     if (m) refused[m[1]!] = v;
   }
   return {
-    persistMs: { p50: q('0.5'), p90: q('0.9'), p99: q('0.99'), p999: q('0.999'), count: sample(s, 'tertulia_persist_latency_seconds_count') },
+    persistMs: {
+      p50: q('0.5'),
+      p90: q('0.9'),
+      p99: q('0.99'),
+      p999: q('0.999'),
+      count: sample(s, 'tertulia_persist_latency_seconds_count') - (before ? sample(before, 'tertulia_persist_latency_seconds_count') || 0 : 0),
+    },
     committed: sample(s, 'tertulia_messages_committed_total'),
     refused,
     slowConsumers: sample(s, 'tertulia_slow_consumers_total'),

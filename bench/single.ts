@@ -54,7 +54,7 @@ export async function runSingle(o: BenchOptions, cleanups: (() => Promise<void>)
 
   const ackedPerSec = tr.ackedInWindow / tr.windowSec;
   const best = ceiling.length ? Math.max(...ceiling.map((c) => c.rowsPerSec)) : NaN;
-  const view = writeView(w.after[0]!);
+  const view = writeView(w.after[0]!, w.before[0]);
   const partial: Omit<BenchSummary, 'bars'> = {
     config: { clients: o.clients, channels: o.channels, rate: o.rate, durationSec: o.durationSec, bodyChars: o.bodyChars, perClientCap: o.perClientCap, database: db.origin, podFlags: flags },
     setup: { seconds: w.setupSec, users: w.pop.users.length, channels: w.pop.channels.length },

@@ -3,17 +3,24 @@
  * that run several pods in one process do not collide.
  */
 import { createServer, type Server } from 'node:http';
-import { Counter, Gauge, Histogram, Registry, Summary, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WriteMetrics } from './ports.js';
+
+/** Seconds; fine around the 50 ms objective. */
+export const PERSIST_BUCKETS = [
+  0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.075, 0.1, 0.125, 0.15,
+  0.2, 0.25, 0.3, 0.4, 0.5, 0.75, 1, 1.5, 2, 3, 5, 10,
+];
 
 export class PodMetrics implements WriteMetrics {
   readonly registry = new Registry();
-  private readonly persist = new Summary({
+  // A histogram, not a summary: buckets add up across pods (a summary's
+  // quantiles do not), and an observation is a bucket increment where a
+  // summary's t-digest was a tenth of the allocations on the write path.
+  private readonly persist = new Histogram({
     name: 'tertulia_persist_latency_seconds',
     help: 'Time from a write reaching its channel to its commit',
-    percentiles: [0.5, 0.9, 0.99, 0.999],
-    maxAgeSeconds: 120,
-    ageBuckets: 4,
+    buckets: PERSIST_BUCKETS,
     registers: [this.registry],
   });
   private readonly batch = new Histogram({
