@@ -11,6 +11,8 @@ interface Follower {
   /** Frames held while the owner has not yet confirmed the subscription; null once live. */
   held: Buffer[] | null;
   heldBytes: number;
+  /** Subscribe attempts still waiting for the owner (a client may resend one that timed out). */
+  pending: number;
 }
 
 // A pending subscription holds at most this much; past it the client's own
@@ -52,10 +54,26 @@ export class Hub {
     if (!r) return { userFirst: false };
     let set = this.subs.get(channel);
     if (!set) this.subs.set(channel, (set = new Map()));
-    if (set.has(connId)) return { userFirst: false };
+    const f = set.get(connId);
+    if (f) {
+      f.pending++;
+      return { userFirst: false };
+    }
     const userFirst = !this.userFollows(channel, r.user);
-    set.set(connId, { held: [], heldBytes: 0 });
+    set.set(connId, { held: [], heldBytes: 0, pending: 1 });
     return { userFirst };
+  }
+
+  /**
+   * A subscribe attempt failed. The follow is undone only if no other attempt
+   * is still waiting and none has succeeded: a resent subscribe that already
+   * went live must not be undone by a stale one failing late.
+   */
+  abandon(channel: number, connId: number): Unfollow {
+    const f = this.subs.get(channel)?.get(connId);
+    if (f) f.pending = Math.max(0, f.pending - 1);
+    if (!f || f.held === null || f.pending > 0) return { channel, userLeft: false, podEmpty: false };
+    return this.unsubscribe(channel, connId);
   }
 
   /** The owner accepted as of `lastSeq`: write what was held and go live. */
@@ -65,7 +83,9 @@ export class Hub {
     // claiming them would skip them if the owner died now.
     if (!this.lastSeqs.has(channel)) this.noteSeq(channel, lastSeq);
     const f = this.subs.get(channel)?.get(connId);
-    if (!f || !f.held) return;
+    if (!f) return;
+    f.pending = Math.max(0, f.pending - 1);
+    if (!f.held) return;
     const held = f.held;
     f.held = null;
     const o = this.conns.get(connId)?.outlet;

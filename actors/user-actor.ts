@@ -162,7 +162,7 @@ export class UserActor extends SerialActor<UserProtocol> {
           return res;
         },
         (err: unknown) => {
-          const u = hub.unsubscribe(r.channel, caller.conn);
+          const u = hub.abandon(r.channel, caller.conn);
           // The owner never registered this follow; only the pod's own record may need undoing.
           if (!userFirst && u.podEmpty) this.tellOwner(caller, { ...u, userLeft: false });
           throw err;
