@@ -243,6 +243,38 @@ function registerAppendTests(test: TestFn, s: () => Store, channel: Fixtures['ch
     t.is((await s().getChannel(ch.id))?.lastSeq, 16);
   });
 
+  test('append: batches of several channels asked for at once commit side by side, each fenced on its own', async (t) => {
+    const a = await channel();
+    const b = await channel();
+    const stale = await channel();
+    await s().append(b.ch.id, b.epoch, [msg(b.owner.id, 'earlier')]);
+    await s().activate(stale.ch.id, 0);
+    // Asked for in one turn: the store may carry them in one statement.
+    const [ra, rb, rs, rn, ra2] = await Promise.allSettled([
+      s().append(a.ch.id, a.epoch, [msg(a.owner.id, 'a1'), msg(a.owner.id, 'a2')]),
+      s().append(b.ch.id, b.epoch, [msg(b.owner.id, 'b1'), msg(b.owner.id, 'earlier', 'repeat')]),
+      s().append(stale.ch.id, stale.epoch, [msg(stale.owner.id, 'lost')]),
+      s().append(987654321, 1, [msg(a.owner.id, 'nowhere')]),
+      s().append(a.ch.id, a.epoch, [msg(a.owner.id, 'a3')]),
+    ]);
+    const value = <T,>(r: PromiseSettledResult<T>): T => {
+      if (r.status === 'rejected') throw r.reason;
+      return r.value;
+    };
+    t.deepEqual(value(ra).map((o) => [o.seq, o.duplicate]), [[1, false], [2, false]]);
+    t.deepEqual(value(ra2).map((o) => [o.seq, o.duplicate]), [[3, false]]);
+    t.deepEqual(value(rb).map((o) => [o.seq, o.duplicate]), [[2, false], [1, true]]);
+    for (const [r, kind] of [[rs, 'fenced'], [rn, 'not_found']] as const) {
+      t.is(r.status, 'rejected');
+      if (r.status === 'rejected') t.is((r.reason as StoreError).kind, kind);
+    }
+    t.is((await s().getChannel(a.ch.id))?.lastSeq, 3);
+    t.is((await s().getChannel(b.ch.id))?.lastSeq, 2);
+    t.is(await s().countMessages(stale.ch.id), 0);
+    t.is((await s().getChannel(stale.ch.id))?.lastSeq, 0);
+    t.deepEqual((await s().history(b.ch.id, { limit: 10 })).map((m) => m.body), ['body of earlier', 'body of b1']);
+  });
+
   test('append: bodies round-trip byte for byte', async (t) => {
     const { owner, ch, epoch } = await channel();
     const bodies = [`it's "quoted" \\ back?slash`, 'emoji 👋🏽 and ünïcödé', '?', '$1 ?? :name', ''];
