@@ -43,6 +43,8 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
   // Diagnostics: a subscription the client gives up on shows here.
   for (const [who, c] of [['victim', victim], ['watcher', watcher]] as const) {
     c.on('error', (e, ctx) => t.log(`${who}: ${e.codeName} ${e.message} ${JSON.stringify(ctx)}`));
+    c.on('disconnect', (d) => t.log(`${who}: disconnected (${d.error?.message ?? 'closed'}) at ${Date.now()}`));
+    c.on('reconnect', (r) => t.log(`${who}: reconnected after ${r.attempts} attempt(s) at ${Date.now()}`));
   }
   await watcher.subscribe(channel.id, 0);
   await victim.subscribe(channel.id, 0);
@@ -72,6 +74,7 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
     await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, `${who} caught up`).catch((e) => {
       const seqs = seen.map((m) => m.seq);
       const holes = seqs.filter((s, i) => i > 0 && s !== seqs[i - 1]! + 1);
+      for (const p of cluster.pods) t.log(`${p.name} output:\n${p.service.output().slice(-4000)}`);
       throw new Error(`${e.message}: last ${last}, saw ${seqs.length} up to ${seqs.at(-1)}, jumps at ${holes.slice(0, 5)}, state ${who === 'victim' ? victim.state : watcher.state}`);
     });
     t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), `${who} saw every seq once`);
