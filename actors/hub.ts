@@ -122,6 +122,8 @@ export class Hub {
           f.held.push(d.frame);
           f.heldBytes += d.frame.length;
         }
+      } else if (d.ephemeral) {
+        r.outlet.writeEphemeral(d.frame);
       } else {
         r.outlet.write(d.frame);
       }

@@ -67,6 +67,7 @@ export interface Config {
   maxFrameBytes: number;
   maxOutboundBytes: number;
   maxPending: number;
+  ephemeralFlushMs: number;
   maxConnections: number;
   heartbeatMs: number;
   idleTimeoutMs: number;
@@ -141,6 +142,7 @@ export const SETTINGS: readonly Setting[] = [
   S('maxFrameBytes', 'int', MiB, 1024, 64 * MiB),
   S('maxOutboundBytes', 'int', 4 * MiB, 64 * 1024, 1024 * MiB),
   S('maxPending', 'int', 256, 1, 65536),
+  S('ephemeralFlushMs', 'int', 50, 0, 1000),
   S('maxConnections', 'int', 20000, 1, 1_000_000),
   S('heartbeatMs', 'int', 15000, 100, 3_600_000),
   S('idleTimeoutMs', 'int', 45000, 300, 3_600_000),

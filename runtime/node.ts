@@ -132,6 +132,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       maxFrameBytes: cfg.maxFrameBytes,
       maxOutboundBytes: cfg.maxOutboundBytes,
       maxPending: cfg.maxPending,
+      ephemeralFlushMs: cfg.ephemeralFlushMs,
       onClose: (reason) => {
         if (reason === 'slow_consumer') metrics.slowConsumers.inc();
       },

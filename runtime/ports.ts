@@ -202,6 +202,11 @@ export interface Outlet {
   readonly id: number;
   /** Writes one encoded frame; may close the connection as a slow consumer. */
   write(frame: Buffer): void;
+  /**
+   * Writes an ephemeral event (presence, typing). It may wait a little so
+   * that a crowd's events share one write per connection; order is kept.
+   */
+  writeEphemeral(frame: Buffer): void;
   readonly closed: boolean;
 }
 

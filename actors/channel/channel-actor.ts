@@ -277,7 +277,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
 
   typing(a: Caller): Record<string, never> {
     this.member(a);
-    this.followers.broadcast({ ev: 'typing', channel: this.id, user: a.user, name: a.name }, { exceptConn: a.conn, exceptPod: a.pod });
+    this.followers.broadcast({ ev: 'typing', channel: this.id, user: a.user, name: a.name }, { exceptConn: a.conn, exceptPod: a.pod, ephemeral: true });
     return {};
   }
 

@@ -93,6 +93,6 @@ export class Followers {
 
   private presence(p: Present, online: boolean): void {
     const ev = { ev: 'presence', channel: this.channel, user: p.user, name: p.name, online };
-    this.broadcast(ev, p.pod && p.conn !== undefined ? { exceptConn: p.conn, exceptPod: p.pod } : {});
+    this.broadcast(ev, p.pod && p.conn !== undefined ? { exceptConn: p.conn, exceptPod: p.pod, ephemeral: true } : { ephemeral: true });
   }
 }

@@ -12,6 +12,8 @@ export interface ConnectionLimits {
   maxFrameBytes: number;
   maxOutboundBytes: number;
   maxPending: number;
+  /** How long an ephemeral event (presence, typing) may wait so that several share one write. */
+  ephemeralFlushMs: number;
 }
 
 /** What a connection hands its requests to; one per connection. */
@@ -70,6 +72,10 @@ export class Connection implements Outlet {
 
   write(frame: Buffer): void {
     if (!this.closing) this.outbound.write(frame);
+  }
+
+  writeEphemeral(frame: Buffer): void {
+    if (!this.closing) this.outbound.write(frame, this.limits.ephemeralFlushMs);
   }
 
   /** Sends an `error` event and closes the connection after it is flushed. */

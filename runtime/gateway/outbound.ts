@@ -19,7 +19,8 @@ export class Outbound extends WriteBatcher {
     super(socket);
   }
 
-  write(frame: Buffer): void {
+  /** Queues a frame for the end of this turn, or for at most `delayMs` (see WriteBatcher). */
+  write(frame: Buffer, delayMs = 0): void {
     if (this.overflowed || this.socket.destroyed) return;
     if (this.backlog > this.capBytes) {
       this.overflowed = true;
@@ -27,6 +28,6 @@ export class Outbound extends WriteBatcher {
       this.onOverflow();
       return;
     }
-    this.enqueue(frame);
+    this.enqueue(frame, delayMs);
   }
 }

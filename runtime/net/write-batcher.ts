@@ -11,6 +11,7 @@ export class WriteBatcher {
   private queue: Buffer[] = [];
   private queued = 0;
   private scheduled = false;
+  private timer: NodeJS.Timeout | null = null;
 
   constructor(protected readonly socket: Socket) {}
 
@@ -19,13 +20,20 @@ export class WriteBatcher {
     return this.queued + this.socket.writableLength;
   }
 
-  /** Queues one encoded frame for the end of this turn. */
-  protected enqueue(frame: Buffer): void {
+  /**
+   * Queues one encoded frame for the end of this turn, or, with `delayMs`,
+   * for at most that long: whatever is queued meanwhile, and the next frame
+   * due at the end of a turn, leave with it in one write. Order is kept.
+   */
+  protected enqueue(frame: Buffer, delayMs = 0): void {
     this.queue.push(frame);
     this.queued += frame.length;
-    if (!this.scheduled) {
+    if (this.scheduled) return;
+    if (delayMs <= 0) {
       this.scheduled = true;
       setImmediate(this.flush);
+    } else if (!this.timer) {
+      this.timer = setTimeout(this.flush, delayMs);
     }
   }
 
@@ -38,6 +46,10 @@ export class WriteBatcher {
   /** Hands everything queued to the socket now. */
   readonly flush = (): void => {
     this.scheduled = false;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
     const q = this.queue;
     if (q.length === 0) return;
     this.discard();

@@ -4,7 +4,8 @@ import type { Outlet } from '../../runtime/ports.js';
 
 function outlet(id: number): Outlet & { got: string[] } {
   const got: string[] = [];
-  return { id, closed: false, got, write: (b: Buffer) => void got.push(b.toString()) };
+  const write = (b: Buffer): void => void got.push(b.toString());
+  return { id, closed: false, got, write, writeEphemeral: write };
 }
 
 const deliver = (hub: Hub, channel: number, text: string, seq: number) => hub.apply({ channel, frame: Buffer.from(text), seq }, 'pod-0');
