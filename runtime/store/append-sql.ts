@@ -1,6 +1,6 @@
 /**
  * The fenced append of several channels' batches in one statement. A pod's
- * channel actors each have at most one append in flight; the AppendCombiner
+ * channel actors each have at most one append in flight; a TurnBatcher
  * gathers the ones that are ready in the same event-loop turn and this
  * statement commits them together, so the database sees one round trip per
  * turn instead of one per channel. Each channel is still fenced on its own:
@@ -8,6 +8,7 @@
  * the others to commit.
  */
 import { StoreError, type AppendOutcome, type NewMessage } from '../ports.js';
+import type { Settled } from '../turn-batcher.js';
 import { epochMs, num, type Sql } from './sql.js';
 
 /** One channel's batch in a combined append. */
@@ -17,8 +18,6 @@ export interface AppendRequest {
   batch: NewMessage[];
 }
 
-/** Per request, in order: its outcomes (one per message of its batch) or why it was refused. */
-export type AppendResult = { ok: true; outcomes: AppendOutcome[] } | { ok: false; error: StoreError };
 
 /**
  * $1/$2 the channels and their writers' epochs; $3..$8 the messages as
@@ -92,7 +91,7 @@ export const MAX_APPEND_ROWS = 5000;
  * channels. A failure of the statement itself (the database gone, say)
  * rejects; refusals of single channels come back in their results.
  */
-export async function appendMany(sql: Sql, requests: readonly AppendRequest[]): Promise<AppendResult[]> {
+export async function appendMany(sql: Sql, requests: readonly AppendRequest[]): Promise<Settled<AppendOutcome[]>[]> {
   const channels: number[] = [];
   const epochs: number[] = [];
   const ords: number[] = [];
@@ -130,7 +129,7 @@ export async function appendMany(sql: Sql, requests: readonly AppendRequest[]): 
   for (const [ord, seq, ts] of parseJson<[number, number, number][]>(row.found)) found.set(ord, { seq: num(seq), ts: num(ts), duplicate: true });
   const nowMs = num(row.now_ms);
 
-  return requests.map((r, i): AppendResult => {
+  return requests.map((r, i): Settled<AppendOutcome[]> => {
     const s = state.get(r.channelId);
     if (!s) return { ok: false, error: new StoreError('not_found', `channel ${r.channelId} not found`) };
     if (s.epoch !== r.epoch) {
@@ -149,7 +148,7 @@ export async function appendMany(sql: Sql, requests: readonly AppendRequest[]): 
       seen.add(key);
       return outcome;
     });
-    return { ok: true, outcomes };
+    return { ok: true, value: outcomes };
   });
 }
 

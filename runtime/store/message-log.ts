@@ -5,8 +5,8 @@
  * from `activate`, under a row lock on the channel, so a paused or partitioned
  * old owner can no longer write once a new owner has activated.
  */
-import { AppendCombiner } from './append-combiner.js';
-import { appendMany, MAX_APPEND_ROWS } from './append-sql.js';
+import { TurnBatcher } from '../turn-batcher.js';
+import { appendMany, MAX_APPEND_ROWS, type AppendRequest } from './append-sql.js';
 import { StoreError, type AppendOutcome, type HistoryQuery, type MessageRecord, type NewMessage } from '../ports.js';
 import { MESSAGE_COLUMNS, MESSAGE_FROM, toMessage } from './rows.js';
 import { epochMs, num, translate, type Sql, type Tx } from './sql.js';
@@ -21,13 +21,16 @@ interface Fence {
 }
 
 export class MessageLog {
-  private readonly combiner: AppendCombiner;
+  private readonly appends: TurnBatcher<AppendRequest, AppendOutcome[]>;
 
   /** `appendsInFlight`: combined append statements running at once (at most the pool's size). */
   constructor(private readonly sql: Sql, appendsInFlight: number) {
-    this.combiner = new AppendCombiner((requests) => appendMany(this.sql, requests), {
+    this.appends = new TurnBatcher((requests) => appendMany(this.sql, requests), {
       maxInFlight: appendsInFlight,
-      maxRows: MAX_APPEND_ROWS,
+      maxWeight: MAX_APPEND_ROWS,
+      weight: (r) => r.batch.length,
+      // One statement at a time per channel: its batches commit in the order asked.
+      key: (r) => r.channelId,
     });
   }
 
@@ -54,7 +57,7 @@ export class MessageLog {
     if (batch.length === 0) return [];
     if (batch.length > MAX_APPEND_BATCH) throw new RangeError(`append batch of ${batch.length} exceeds ${MAX_APPEND_BATCH}`);
     try {
-      return await this.combiner.append({ channelId, epoch, batch });
+      return await this.appends.submit({ channelId, epoch, batch });
     } catch (err) {
       throw translate(err);
     }
