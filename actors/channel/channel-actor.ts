@@ -258,8 +258,8 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     return {};
   }
 
-  podsGone(a: { pods: string[] }): Record<string, never> {
-    this.followers.podsGone(a.pods, (user) => this.members.get(user)?.name ?? '');
+  podsGone(a: { pods: string[]; rejoined?: string[] }): Record<string, never> {
+    this.followers.podsGone(a.pods, (user) => this.members.get(user)?.name ?? '', a.rejoined);
     return {};
   }
 

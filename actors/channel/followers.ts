@@ -62,9 +62,15 @@ export class Followers {
     this.online.delete(user);
   }
 
-  /** Pods left the cluster: no more deliveries to them; their users go offline. */
-  podsGone(pods: string[], nameOf: (user: number) => string): void {
-    for (const pod of pods) this.pods.delete(pod);
+  /**
+   * Pods left the cluster: no more deliveries to them; their users go offline.
+   * A pod in `rejoined` is back under a new incarnation: it is told, after it
+   * was dropped here, to follow again if it still has followers.
+   */
+  podsGone(pods: string[], nameOf: (user: number) => string, rejoined: readonly string[] = []): void {
+    const dropped = pods.filter((pod) => this.pods.delete(pod));
+    const back = dropped.filter((pod) => rejoined.includes(pod));
+    if (back.length > 0) this.fanout(back, { channel: this.channel, frame: Buffer.alloc(0), moved: true });
     for (const [user, where] of [...this.online]) {
       let changed = false;
       for (const pod of pods) changed = where.delete(pod) || changed;

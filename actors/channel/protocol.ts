@@ -34,8 +34,12 @@ export interface ChannelProtocol {
    * serves, from the last seq it delivered; the reply replays the gap.
    */
   follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): Results['subscribe'];
-  /** Pods that left the cluster: stop delivering to them; their users go offline. */
-  podsGone(a: { pods: string[] }): Record<string, never>;
+  /**
+   * Pods that left the cluster: stop delivering to them; their users go
+   * offline. `rejoined` are among them but registered again (a lease lost and
+   * regained): they are told to follow again.
+   */
+  podsGone(a: { pods: string[]; rejoined?: string[] }): Record<string, never>;
   read(a: Caller & { seq: number }): Results['read'];
   who(a: Caller): { members: MemberView[] };
   typing(a: Caller): Record<string, never>;

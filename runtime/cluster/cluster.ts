@@ -13,6 +13,7 @@ import { PeerLinks, PeerServer } from '../peer/index.js';
 import { Follower } from './follower.js';
 import { LocalRegistry } from './local-registry.js';
 import { Membership } from './membership.js';
+import { OwedTips } from './owed-tips.js';
 import { Ownership } from './ownership.js';
 import { Rebalancer } from './rebalancer.js';
 import { forwardHandler } from './peer-handler.js';
@@ -29,6 +30,11 @@ export class Cluster implements ChannelClaims {
   private rebalancer: Rebalancer | null = null;
   private local: LocalChannels | null = null;
   private hub: Hub | null = null;
+  // Deliveries a following pod missed (its link congested or down), re-announced until it hears.
+  private readonly tips = new OwedTips((pod, tip) => this.peerServer?.push(pod, 'tip', tip) ?? false, {
+    retryMs: 200,
+    max: 100_000,
+  });
 
   private constructor(
     private readonly cfg: Readonly<Config>,
@@ -41,7 +47,7 @@ export class Cluster implements ChannelClaims {
       {
         changed: (live, gone) => this.changed(live, gone),
         lost: () => void this.local?.stopAll(),
-        rejoined: () => {},
+        rejoined: () => this.follower?.rejoined(),
       },
       log.child({ component: 'membership' }),
     );
@@ -116,7 +122,10 @@ export class Cluster implements ChannelClaims {
   readonly fanout: Fanout = (pods, delivery) => {
     for (const pod of pods) {
       if (pod === this.self) this.hub?.apply(delivery, this.self);
-      else this.peerServer?.push(pod, 'deliver', delivery as unknown as Record<string, unknown>);
+      else if (!this.peerServer?.push(pod, 'deliver', delivery as unknown as Record<string, unknown>)) {
+        if (delivery.moved) this.tips.note(pod, delivery.channel, 0);
+        else if (delivery.seq !== undefined) this.tips.note(pod, delivery.channel, delivery.seq);
+      }
     }
   };
 
@@ -150,6 +159,9 @@ export class Cluster implements ChannelClaims {
         requestTimeoutMs: cfg.askTimeoutMs,
         onPush: (_from, ev, payload) => {
           if (ev === 'deliver') this.hub?.apply(payload as unknown as Delivery, this.self);
+          else if (ev === 'tip' && Number.isSafeInteger(payload.channel) && Number.isSafeInteger(payload.seq)) {
+            this.follower?.tip(payload.channel as number, payload.seq as number);
+          }
         },
         onUp: (pod) => this.follower?.linkUp(pod),
         onDown: (pod) => this.follower?.linkDown(pod),
@@ -175,6 +187,7 @@ export class Cluster implements ChannelClaims {
   async stop(): Promise<void> {
     this.stopping = true;
     this.follower?.stop();
+    this.tips.stop();
     this.rebalancer?.stop();
     await this.membership.stop();
     await this.peers?.closeAll();
@@ -186,7 +199,11 @@ export class Cluster implements ChannelClaims {
     this.peers?.retain(live.filter((p) => p.id !== this.self));
     this.rebalancer?.scan();
     if (gone.length === 0) return;
-    this.local?.tellAll('podsGone', { pods: gone.map((p) => p.id) });
+    const liveIds = new Set(live.map((p) => p.id));
+    // Gone under an old incarnation but registered again: a lease lost and regained.
+    const rejoined = gone.filter((p) => liveIds.has(p.id)).map((p) => p.id);
+    this.tips.forget(gone.filter((p) => !liveIds.has(p.id)).map((p) => p.id));
+    this.local?.tellAll('podsGone', { pods: gone.map((p) => p.id), rejoined });
     this.follower?.podsGone(gone);
   }
 }

@@ -4,6 +4,12 @@
  * it moved, the pod follows the channel again at its new owner from the last
  * seq it delivered, and the new owner replays the gap. Clients dedupe by seq,
  * so replaying a little too much is harmless; missing something is not.
+ *
+ * It also follows again when owners may have dropped this pod: after it lost
+ * its lease and registered anew (owners forget a pod whose lease ran out), and
+ * when an owner says deliveries to this pod were dropped (a `tip` past what
+ * the pod delivered). A trigger that arrives while the channel is being
+ * followed again runs once more afterwards, so none is lost.
  */
 import type { Logger } from 'pino';
 import { encodeFrame } from '../../protocol/codec.js';
@@ -16,6 +22,7 @@ const ATTEMPTS = 20;
 
 export class Follower {
   private readonly inflight = new Set<number>();
+  private readonly again = new Set<number>();
   private readonly wasDown = new Set<string>();
   private stopped = false;
 
@@ -50,6 +57,17 @@ export class Follower {
     for (const ch of this.hub.channels()) if (this.router.cachedOwner(ch) === pod.id) void this.refollow(ch);
   }
 
+  /** This pod registered again after losing its lease: owners have dropped it as a follower. */
+  rejoined(): void {
+    for (const ch of this.hub.channels()) void this.refollow(ch);
+  }
+
+  /** An owner could not deliver to this pod up to `seq` (0: its notice that it moved). */
+  tip(channel: number, seq: number): void {
+    if (seq === 0) this.moved(channel);
+    else if ((this.hub.lastSeq(channel) ?? 0) < seq) void this.refollow(channel);
+  }
+
   moved(channel: number): void {
     this.router.forget(channel);
     setTimeout(() => void this.refollow(channel), 20 + Math.random() * 80).unref();
@@ -57,25 +75,37 @@ export class Follower {
 
   /** Follows `channel` again wherever it is owned now and delivers what was missed. */
   async refollow(channel: number): Promise<void> {
-    if (this.inflight.has(channel)) return;
+    if (this.inflight.has(channel)) {
+      // The owner may have changed again since this catch-up asked: ask once more after it.
+      this.again.add(channel);
+      return;
+    }
     this.inflight.add(channel);
     try {
-      for (let attempt = 0; attempt < ATTEMPTS && !this.stopped; attempt++) {
-        const users = this.hub.users(channel);
-        if (users.length === 0) return;
-        try {
-          await this.catchUp(channel, users);
-          return;
-        } catch (err) {
-          this.log.debug({ channel, attempt, err: (err as Error).message }, 'follow again failed; retrying');
-          this.router.forget(channel);
-          await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * Math.random()));
-        }
-      }
-      if (!this.stopped) this.log.warn({ channel }, 'could not follow the channel again; its clients will fill gaps from history');
+      do {
+        this.again.delete(channel);
+        await this.followOnce(channel);
+      } while (this.again.has(channel) && !this.stopped);
     } finally {
       this.inflight.delete(channel);
+      this.again.delete(channel);
     }
+  }
+
+  private async followOnce(channel: number): Promise<void> {
+    for (let attempt = 0; attempt < ATTEMPTS && !this.stopped; attempt++) {
+      const users = this.hub.users(channel);
+      if (users.length === 0) return;
+      try {
+        await this.catchUp(channel, users);
+        return;
+      } catch (err) {
+        this.log.debug({ channel, attempt, err: (err as Error).message }, 'follow again failed; retrying');
+        this.router.forget(channel);
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * Math.random()));
+      }
+    }
+    if (!this.stopped) this.log.warn({ channel }, 'could not follow the channel again; its clients will fill gaps from history');
   }
 
   private async catchUp(channel: number, users: { user: number; name: string }[]): Promise<void> {

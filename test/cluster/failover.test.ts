@@ -1,8 +1,7 @@
 import test from 'ava';
-import { Redis } from 'ioredis';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { checkInvariant, collect, connect, fullHistory, member, sender, type Ack } from './traffic.js';
+import { checkInvariant, collect, fullHistory, member, ownedChannel, sender, type Ack } from './traffic.js';
 
 const postgres = usePostgres(test);
 const LEASE_MS = 1500;
@@ -20,17 +19,7 @@ test.after.always(async () => {
 });
 
 test.serial('SIGKILL the owner under traffic: survivors take over, nothing acknowledged is lost', async (t) => {
-  const [p0] = cluster.pods;
-  const admin = await connect(t, p0!.port);
-  await admin.register('failover-admin', 'correct horse battery');
-  const { channel } = await admin.create('failover', 'public');
-  await admin.send(channel.id, 'warm up');
-
-  const redis = new Redis(cluster.redis.url);
-  t.teardown(() => redis.disconnect());
-  const ownerName = (await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod'))!;
-  const owner = cluster.pods.find((p) => p.name === ownerName)!;
-  const survivors = cluster.pods.filter((p) => p !== owner);
+  const { channel, ownerOf, owner, others: survivors } = await ownedChannel(t, cluster, 'failover');
   t.log(`owner ${owner.name}; survivors ${survivors.map((p) => p.name).join(', ')}`);
 
   const make = (port: number, name: string, alternates: number[] = []) => member(t, port, name, channel.id, alternates);
@@ -79,7 +68,7 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
     });
     t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), `${who} saw every seq once`);
   }
-  const newOwner = await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod');
+  const newOwner = await ownerOf();
   t.not(newOwner, owner.name);
   t.log(`acks ${acks.length}; send errors: ${[...a.errors, ...b.errors, ...v.errors].length}`);
 });

@@ -1,9 +1,8 @@
 import test from 'ava';
 import pg from 'pg';
-import { Redis } from 'ioredis';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { checkInvariant, collect, connect, fullHistory, member, pipeliner, sender, type Ack } from './traffic.js';
+import { checkInvariant, collect, fullHistory, member, ownedChannel, pipeliner, sender, type Ack } from './traffic.js';
 
 const postgres = usePostgres(test);
 const LEASE_MS = 1500;
@@ -23,15 +22,7 @@ async function fencedWrites(metricsPort: number): Promise<number> {
 }
 
 test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes are fenced, no seq repeats', async (t) => {
-  const admin = await connect(t, cluster.pods[0]!.port);
-  await admin.register('pause-admin', 'correct horse battery');
-  const { channel } = await admin.create('paused', 'public');
-  await admin.send(channel.id, 'warm up');
-  const redis = new Redis(cluster.redis.url);
-  t.teardown(() => redis.disconnect());
-  const ownerName = (await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod'))!;
-  const owner = cluster.pods.find((p) => p.name === ownerName)!;
-  const survivors = cluster.pods.filter((p) => p !== owner);
+  const { channel, ownerOf, owner, others: survivors } = await ownedChannel(t, cluster, 'paused');
 
   const make = (port: number, name: string, alternates: number[] = []) => member(t, port, name, channel.id, alternates);
   const s1 = await make(survivors[0]!.port, 'steady');
@@ -62,7 +53,7 @@ test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes 
   cluster.signal(owner, 'SIGSTOP');
   const stoppedAt = Date.now();
   // Past the lease another pod claims the channel; its activation waits on the lock.
-  await eventually(async () => (await redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod')) !== owner.name, 20000, 'a new owner');
+  await eventually(async () => (await ownerOf()) !== owner.name, 20000, 'a new owner');
   await db.query('commit');
   await eventually(() => acks.some((x) => x.sender === 'steady' && x.at > stoppedAt), 20000, 'traffic moves on');
   cluster.signal(owner, 'SIGCONT');
@@ -84,4 +75,34 @@ test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes 
   // The thawed pod rejoined with a new incarnation; its old one wrote nothing after the fence.
   const epoch = Number((await db.query('select owner_epoch from channels where id = $1', [channel.id])).rows[0].owner_epoch);
   t.true(epoch >= 2, `owner_epoch rose past the first activation (${epoch})`);
+});
+
+test.serial('a pod frozen past its lease and thawed delivers to its subscribers again, the messages of the freeze included', async (t) => {
+  const { channel, redis, others } = await ownedChannel(t, cluster, 'thawed');
+  const [frozen, other] = others;
+  // The watcher follows from a pod that is not the owner; the sender is elsewhere.
+  const watcher = await member(t, frozen!.port, 'thaw-watcher', channel.id);
+  const writer = await member(t, other!.port, 'thaw-writer', channel.id);
+  const seen = collect(watcher, channel.id);
+  let reconnects = 0;
+  watcher.on('reconnect', () => reconnects++);
+  await watcher.subscribe(channel.id, 0);
+
+  cluster.signal(frozen!, 'SIGSTOP');
+  // The owner drops a pod whose lease ran out: wait until the lease key is gone.
+  await eventually(async () => (await redis.exists(`t${process.pid}:lease:${frozen!.name}`)) === 0, 20000, 'the frozen pod\'s lease expires');
+  await new Promise((r) => setTimeout(r, 1000));
+  for (let k = 0; k < 10; k++) await writer.send(channel.id, `during:${k}`);
+  cluster.signal(frozen!, 'SIGCONT');
+  // The thawed pod finds its lease lost and registers again under a new incarnation.
+  await eventually(async () => (await redis.exists(`t${process.pid}:lease:${frozen!.name}`)) === 1, 20000, 'the thawed pod rejoins');
+  await new Promise((r) => setTimeout(r, 1000));
+  for (let k = 0; k < 10; k++) await writer.send(channel.id, `after:${k}`);
+
+  const last = 21;
+  await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, 'the watcher caught up').catch((e) => {
+    throw new Error(`${e.message}: saw ${seen.map((m) => m.seq).join(',')}`);
+  });
+  t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), 'every seq once, in order');
+  t.is(reconnects, 0, 'the watcher kept its connection: the pod, not the client, caught up');
 });

@@ -3,6 +3,8 @@
  * acknowledged message is in history exactly once, in order, gap-free.
  */
 import type { ExecutionContext } from 'ava';
+import { Redis } from 'ioredis';
+import type { TestCluster } from '../harness/cluster.js';
 import type { MessageView } from '../../protocol/messages.js';
 import { TertuliaClient } from '../../protocol/client/index.js';
 
@@ -48,6 +50,24 @@ function lanes(c: TertuliaClient, name: string, channel: number, acks: Ack[], de
       await done;
     },
   };
+}
+
+/**
+ * A public channel created (and written once) through the first pod, with the
+ * pod that owns it, the others, and a Redis client to look owners up again.
+ */
+export async function ownedChannel(t: ExecutionContext, cluster: TestCluster, name: string) {
+  const admin = await connect(t, cluster.pods[0]!.port);
+  await admin.register(`${name}-admin`, 'correct horse battery');
+  const { channel } = await admin.create(name, 'public');
+  await admin.send(channel.id, 'warm up');
+  const redis = new Redis(cluster.redis.url);
+  t.teardown(() => redis.disconnect());
+  const ownerOf = async () => redis.hget(`t${process.pid}:owner:${channel.id}`, 'pod');
+  const ownerName = await ownerOf();
+  const owner = cluster.pods.find((p) => p.name === ownerName)!;
+  const others = cluster.pods.filter((p) => p !== owner);
+  return { channel, redis, ownerOf, owner, others };
 }
 
 /** A registered member of `channel`, connected to `port`, that fails over to `alternates`. */
