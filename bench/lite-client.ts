@@ -29,6 +29,7 @@ export class LiteClient extends EventEmitter {
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
+  private corked = false;
 
   constructor(private readonly opts: { host: string; port: number; token?: string; requestTimeoutMs: number }) {
     super();
@@ -80,6 +81,15 @@ export class LiteClient extends EventEmitter {
         reject(new TertuliaError(ErrorCode.TIMEOUT, `${op} timed out`));
       }, opts.timeoutMs ?? this.opts.requestTimeoutMs);
       this.pending.set(id, { resolve, reject, timer });
+      // As the library does: requests made in one microtask leave in one write.
+      if (!this.corked) {
+        this.corked = true;
+        socket.cork();
+        queueMicrotask(() => {
+          this.corked = false;
+          socket.uncork();
+        });
+      }
       socket.write(encodeFrame({ op, id, ...args }));
     });
   }
