@@ -6,6 +6,14 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { WriteMetrics } from './ports.js';
 
+/** The cluster side's figures, read at scrape time. */
+export interface ClusterSample {
+  followAgain: ReadonlyMap<string, number>;
+  pushesDropped: number;
+  owedTips: number;
+  followed: number;
+}
+
 /** Seconds; fine around the 50 ms objective. */
 export const PERSIST_BUCKETS = [
   0.0005, 0.001, 0.002, 0.003, 0.005, 0.0075, 0.01, 0.015, 0.02, 0.025, 0.03, 0.04, 0.05, 0.06, 0.075, 0.1, 0.125, 0.15,
@@ -47,6 +55,37 @@ export class PodMetrics implements WriteMetrics {
     users: 0,
     snapshotLag: 0,
   });
+  /** Read at scrape time; set by the composition root. */
+  clusterSample: () => ClusterSample = () => ({ followAgain: new Map(), pushesDropped: 0, owedTips: 0, followed: 0 });
+  // Counters kept by the cluster side; exposed as counters by adding what is new since the last scrape.
+  private readonly seen = new Map<string, number>();
+  private readonly followAgain: Counter<'reason'> = new Counter({
+    name: 'tertulia_follow_again_total',
+    help: 'Channels this pod followed again at their owner, by why (owner_gone, link_up, moved, rejoined, tip)',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+    collect: (): void => {
+      for (const [reason, n] of this.clusterSample().followAgain) this.advance(this.followAgain, `follow:${reason}`, n, { reason });
+    },
+  });
+  private readonly pushesDropped: Counter = new Counter({
+    name: 'tertulia_peer_pushes_dropped_total',
+    help: 'Deliveries to other pods dropped because their link was congested or down (re-announced by tips)',
+    registers: [this.registry],
+    collect: (): void => this.advance(this.pushesDropped, 'dropped', this.clusterSample().pushesDropped),
+  });
+  private readonly owedTips: Gauge = new Gauge({
+    name: 'tertulia_owed_tips',
+    help: 'Channels and pods whose missed deliveries have not been re-announced yet',
+    registers: [this.registry],
+    collect: (): void => this.owedTips.set(this.clusterSample().owedTips),
+  });
+  private readonly followed: Gauge = new Gauge({
+    name: 'tertulia_followed_channels',
+    help: 'Channels followed by connections on this pod',
+    registers: [this.registry],
+    collect: (): void => this.followed.set(this.clusterSample().followed),
+  });
   private readonly snapshotLag: Gauge = new Gauge({
     name: 'tertulia_snapshot_lag_messages',
     help: 'Committed messages of channels active here that no history segment holds yet',
@@ -84,6 +123,14 @@ export class PodMetrics implements WriteMetrics {
     this.batch.observe(size);
     this.committed.inc(size);
     for (const ms of waitedMs) this.persist.observe(ms / 1000);
+  }
+
+  private advance<L extends string>(counter: Counter<L>, key: string, total: number, labels?: Partial<Record<L, string>>): void {
+    const delta = total - (this.seen.get(key) ?? 0);
+    if (delta <= 0) return;
+    this.seen.set(key, total);
+    if (labels) counter.inc(labels, delta);
+    else counter.inc(delta);
   }
 
   writeRefused(reason: 'busy' | 'fenced' | 'error'): void {

@@ -169,6 +169,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     await closeAll().catch(() => {});
     throw err;
   }
+  metrics.clusterSample = () => cluster.stats();
   metrics.sample = () => ({
     connections: gateway.connectionCount,
     channels: channels.activeCount,

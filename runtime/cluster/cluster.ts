@@ -10,7 +10,7 @@ import type { LocalChannels } from '../../actors/router.js';
 import type { Config } from '../config.js';
 import type { ChannelClaim, ChannelClaims, PodInfo, Registry } from '../ports.js';
 import { PeerLinks, PeerServer } from '../peer/index.js';
-import { Follower } from './follower.js';
+import { Follower, type FollowAgainReason } from './follower.js';
 import { LocalRegistry } from './local-registry.js';
 import { Membership } from './membership.js';
 import { OwedTips } from './owed-tips.js';
@@ -98,6 +98,16 @@ export class Cluster implements ChannelClaims {
     );
     this.follower = new Follower(hub, this.router, () => this.self, this.log.child({ component: 'follower' }));
     this.rebalancer = new Rebalancer(local, this.ownership, this.cfg.handoffPerSec, this.log.child({ component: 'rebalancer' }));
+  }
+
+  /** What the cluster side has done so far, for metrics. */
+  stats(): { followAgain: ReadonlyMap<FollowAgainReason, number>; pushesDropped: number; owedTips: number; followed: number } {
+    return {
+      followAgain: this.follower?.counts ?? new Map(),
+      pushesDropped: this.peerServer?.dropped ?? 0,
+      owedTips: this.tips.pending,
+      followed: this.hub?.channels().length ?? 0,
+    };
   }
 
   /** Channels handed to other pods since start. */

@@ -20,11 +20,16 @@ import type { ClusterRouter } from './router.js';
 
 const ATTEMPTS = 20;
 
+/** Why a pod follows a channel again. */
+export type FollowAgainReason = 'owner_gone' | 'link_up' | 'moved' | 'rejoined' | 'tip';
+
 export class Follower {
   private readonly inflight = new Set<number>();
   private readonly again = new Set<number>();
   private readonly wasDown = new Set<string>();
   private stopped = false;
+  /** Channels followed again since start, by reason (for metrics). */
+  readonly counts = new Map<FollowAgainReason, number>();
 
   constructor(
     private readonly hub: Hub,
@@ -42,7 +47,7 @@ export class Follower {
     const ids = new Set(gone.map((p) => p.id));
     for (const ch of this.hub.channels()) {
       const owner = this.router.cachedOwner(ch);
-      if (owner === undefined || ids.has(owner)) void this.refollow(ch);
+      if (owner === undefined || ids.has(owner)) this.followAgain('owner_gone', ch);
     }
     this.router.forgetPods(ids);
   }
@@ -54,23 +59,28 @@ export class Follower {
   /** A link came back: its pod may have restarted and forgotten that we follow. */
   linkUp(pod: PodInfo): void {
     if (!this.wasDown.delete(pod.id)) return;
-    for (const ch of this.hub.channels()) if (this.router.cachedOwner(ch) === pod.id) void this.refollow(ch);
+    for (const ch of this.hub.channels()) if (this.router.cachedOwner(ch) === pod.id) this.followAgain('link_up', ch);
   }
 
   /** This pod registered again after losing its lease: owners have dropped it as a follower. */
   rejoined(): void {
-    for (const ch of this.hub.channels()) void this.refollow(ch);
+    for (const ch of this.hub.channels()) this.followAgain('rejoined', ch);
   }
 
   /** An owner could not deliver to this pod up to `seq` (0: its notice that it moved). */
   tip(channel: number, seq: number): void {
     if (seq === 0) this.moved(channel);
-    else if ((this.hub.lastSeq(channel) ?? 0) < seq) void this.refollow(channel);
+    else if ((this.hub.lastSeq(channel) ?? 0) < seq) this.followAgain('tip', channel);
   }
 
   moved(channel: number): void {
     this.router.forget(channel);
-    setTimeout(() => void this.refollow(channel), 20 + Math.random() * 80).unref();
+    setTimeout(() => this.followAgain('moved', channel), 20 + Math.random() * 80).unref();
+  }
+
+  private followAgain(reason: FollowAgainReason, channel: number): void {
+    this.counts.set(reason, (this.counts.get(reason) ?? 0) + 1);
+    void this.refollow(channel);
   }
 
   /** Follows `channel` again wherever it is owned now and delivers what was missed. */

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { collect, member, ownedChannel } from './traffic.js';
+import { collect, member, metric, ownedChannel } from './traffic.js';
 
 const postgres = usePostgres(test);
 // Long enough that a pod frozen for a few seconds keeps its lease: this test is about the link, not membership.
@@ -49,4 +49,10 @@ test.serial('deliveries dropped behind a congested peer link reach the followers
   });
   t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), 'every seq once, in order');
   t.is(reconnects, 0, 'the watcher kept its connection');
+  const dropped = await metric(owner.metricsPort, 'tertulia_peer_pushes_dropped_total');
+  const tips = await metric(follower.metricsPort, 'tertulia_follow_again_total{reason="tip"}');
+  t.log(`pushes dropped by the owner: ${dropped}; follow-agains on a tip: ${tips}`);
+  t.true(dropped > 0, 'the owner did drop pushes: the link was congested');
+  t.true(tips >= 1, 'the follower caught up on a tip');
+  t.is(await metric(owner.metricsPort, 'tertulia_owed_tips'), 0, 'nothing is owed any more');
 });

@@ -1,7 +1,7 @@
 import test from 'ava';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { checkInvariant, collect, fullHistory, member, ownedChannel, sender, type Ack } from './traffic.js';
+import { checkInvariant, collect, fullHistory, member, metric, ownedChannel, sender, type Ack } from './traffic.js';
 
 const postgres = usePostgres(test);
 const LEASE_MS = 1500;
@@ -10,6 +10,15 @@ const LEASE_MS = 1500;
 // loaded machine. Measured figures are in the README (bench --cluster).
 const FAILOVER_BOUND_MS = LEASE_MS + 8000;
 let cluster: TestCluster;
+
+/** The figures that tell whether a pod still follows the channel, for a failure's log. */
+async function podFigures(metricsPort: number): Promise<string[]> {
+  const series = [
+    'tertulia_connections', 'tertulia_followed_channels', 'tertulia_peer_pushes_dropped_total', 'tertulia_owed_tips',
+    ...['owner_gone', 'link_up', 'moved', 'rejoined', 'tip'].map((r) => `tertulia_follow_again_total{reason="${r}"}`),
+  ];
+  return Promise.all(series.map(async (s) => `${s}=${await metric(metricsPort, s).catch(() => NaN)}`));
+}
 
 test.before(async () => {
   cluster = await startCluster(await postgres(), { size: 3, leaseMs: LEASE_MS });
@@ -60,10 +69,12 @@ test.serial('SIGKILL the owner under traffic: survivors take over, nothing ackno
   const last = history.at(-1)!.seq;
   // Live delivery (with resume) reached both followers, each seq once and in order.
   for (const [who, seen] of [['watcher', seenWatcher], ['victim', seenVictim]] as const) {
-    await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, `${who} caught up`).catch((e) => {
+    await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 20000, `${who} caught up`).catch(async (e: Error) => {
       const seqs = seen.map((m) => m.seq);
       const holes = seqs.filter((s, i) => i > 0 && s !== seqs[i - 1]! + 1);
       for (const p of cluster.pods) t.log(`${p.name} output:\n${p.service.output().slice(-4000)}`);
+      for (const p of survivors) t.log(`${p.name} metrics: ${(await podFigures(p.metricsPort)).join(' ')}`);
+      t.log(`${who} client: subscribed up to ${(who === 'victim' ? victim : watcher).lastDelivered(channel.id)}`);
       throw new Error(`${e.message}: last ${last}, saw ${seqs.length} up to ${seqs.at(-1)}, jumps at ${holes.slice(0, 5)}, state ${who === 'victim' ? victim.state : watcher.state}`);
     });
     t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), `${who} saw every seq once`);

@@ -2,7 +2,7 @@ import test from 'ava';
 import pg from 'pg';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { checkInvariant, collect, fullHistory, member, ownedChannel, pipeliner, sender, type Ack } from './traffic.js';
+import { checkInvariant, collect, fullHistory, member, metric, ownedChannel, pipeliner, sender, type Ack } from './traffic.js';
 
 const postgres = usePostgres(test);
 const LEASE_MS = 1500;
@@ -15,11 +15,7 @@ test.after.always(async () => {
   await cluster?.stop();
 });
 
-async function fencedWrites(metricsPort: number): Promise<number> {
-  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
-  const line = text.split('\n').find((l) => l.startsWith('tertulia_writes_refused_total{reason="fenced"}'));
-  return line ? Number(line.split(' ').at(-1)) : 0;
-}
+const fencedWrites = (metricsPort: number) => metric(metricsPort, 'tertulia_writes_refused_total{reason="fenced"}');
 
 test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes are fenced, no seq repeats', async (t) => {
   const { channel, ownerOf, owner, others: survivors } = await ownedChannel(t, cluster, 'paused');
@@ -105,4 +101,5 @@ test.serial('a pod frozen past its lease and thawed delivers to its subscribers 
   });
   t.deepEqual(seen.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), 'every seq once, in order');
   t.is(reconnects, 0, 'the watcher kept its connection: the pod, not the client, caught up');
+  t.true((await metric(frozen!.metricsPort, 'tertulia_follow_again_total{reason="rejoined"}')) >= 1, 'counted as a follow-again on rejoin');
 });

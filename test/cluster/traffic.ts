@@ -70,6 +70,13 @@ export async function ownedChannel(t: ExecutionContext, cluster: TestCluster, na
   return { channel, redis, ownerOf, owner, others };
 }
 
+/** A pod's metric: the value of the sample line starting with `series` (name and labels), 0 when absent. */
+export async function metric(metricsPort: number, series: string): Promise<number> {
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  const line = text.split('\n').find((l) => l.startsWith(`${series} `));
+  return line ? Number(line.split(' ').at(-1)) : 0;
+}
+
 /** A registered member of `channel`, connected to `port`, that fails over to `alternates`. */
 export async function member(t: ExecutionContext, port: number, name: string, channel: number, alternates: number[] = []) {
   const c = await connect(t, port, alternates);
