@@ -20,8 +20,12 @@ export interface Delivery {
   moved?: boolean;
 }
 
-/** Sends a delivery to each of the given pods (this one included). */
-export type Fanout = (pods: Iterable<string>, delivery: Delivery) => void;
+/**
+ * Sends a delivery to each of the given pods (this one included) and returns
+ * the pods it could not reach now (their link congested or down); those are
+ * told later to follow the channel again.
+ */
+export type Fanout = (pods: Iterable<string>, delivery: Delivery) => readonly string[];
 
 /** What a pod's hub reports when a connection stops following a channel. */
 export interface Unfollow {

@@ -128,9 +128,20 @@ export class Hub {
         r.outlet.write(d.frame);
       }
     }
-    if (d.dropUser !== undefined) {
-      for (const [id] of set) if (this.conns.get(id)?.user === d.dropUser) set.delete(id);
-      if (set.size === 0) this.subs.delete(d.channel);
+    if (d.dropUser !== undefined) this.dropUsers(d.channel, [d.dropUser]);
+  }
+
+  /** Ends these users' follows of a channel on this pod (kicked, left, or no longer members). */
+  dropUsers(channel: number, users: readonly number[]): void {
+    const set = this.subs.get(channel);
+    if (!set) return;
+    for (const [id] of set) {
+      const user = this.conns.get(id)?.user;
+      if (user !== undefined && users.includes(user)) set.delete(id);
+    }
+    if (set.size === 0) {
+      this.subs.delete(channel);
+      this.lastSeqs.delete(channel);
     }
   }
 

@@ -3,13 +3,13 @@ import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { AttachmentView, ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
 import type { AttachmentLog, ChannelRecord, SnapshotSink, Store, WriteMetrics } from '../../runtime/ports.js';
 import { toView } from './views.js';
-import { SerialActor, later, type Deferred } from '../kernel.js';
+import { Deferred, SerialActor, later } from '../kernel.js';
 import { encodeFrame } from '../../protocol/codec.js';
 import type { Fanout } from '../fanout.js';
 import { Followers } from './followers.js';
 import { HistoryRing } from './ring.js';
 import { ChannelWriter, type Committed } from './writer.js';
-import type { Caller, ChannelProtocol, HistoryArgs } from './protocol.js';
+import type { Caller, ChannelProtocol, FollowResult, HistoryArgs } from './protocol.js';
 
 export interface ChannelLimits {
   historyPage: number;
@@ -233,12 +233,19 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     return this.replay(a.after);
   }
 
-  follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): Results['subscribe'] | Deferred<Results['subscribe']> {
+  follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): FollowResult | Deferred<FollowResult> {
     this.touch();
     this.followers.addPod(a.pod);
-    // Users removed while the owner changed hands are not brought back online.
-    for (const u of a.users) if (this.members.has(u.user)) this.followers.arrive({ ...u, pod: a.pod });
-    return this.replay(a.after);
+    // Users removed while the owner changed hands (or whose removal the pod
+    // missed) are not brought back online, and the pod is told to drop them.
+    const notMembers: number[] = [];
+    for (const u of a.users) {
+      if (this.members.has(u.user)) this.followers.arrive({ ...u, pod: a.pod });
+      else notMembers.push(u.user);
+    }
+    const replay = this.replay(a.after);
+    if (notMembers.length === 0) return replay;
+    return replay instanceof Deferred ? later(replay.promise.then((r) => ({ ...r, notMembers }))) : { ...replay, notMembers };
   }
 
   /** Messages after `after` up to the last seq known now, at most the replay cap. */

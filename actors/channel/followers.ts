@@ -81,10 +81,15 @@ export class Followers {
     }
   }
 
-  /** Encodes an event once and delivers it to every following pod. */
+  /**
+   * Encodes an event once and delivers it to every following pod. A pod that
+   * missed a removal of a user's follows (kick, leave) gets nothing more from
+   * here until it follows again, so the user sees nothing after the removal.
+   */
   broadcast(event: object, extra: Partial<Delivery> = {}): void {
     if (this.pods.size === 0) return;
-    this.fanout(this.pods, { channel: this.channel, frame: encodeFrame(event), ...extra });
+    const missed = this.fanout(this.pods, { channel: this.channel, frame: encodeFrame(event), ...extra });
+    if (extra.dropUser !== undefined) for (const pod of missed) this.pods.delete(pod);
   }
 
   /** Delivers already encoded frames (a commit's messages) up to `seq`. */

@@ -2,6 +2,9 @@ import type { ChannelInfo, MemberView, MessageView, Results, Role } from '../../
 import type { UserRecord } from '../../runtime/ports.js';
 
 /** Who is asking: the authenticated user, and the connection and pod the request came from. */
+/** The subscribe reply, plus the users given that are not members (any more): the pod drops their follows. */
+export type FollowResult = Results['subscribe'] & { notMembers?: number[] };
+
 export interface Caller {
   user: number;
   name: string;
@@ -33,7 +36,7 @@ export interface ChannelProtocol {
    * A pod follows the channel again after its owner changed, for the users it
    * serves, from the last seq it delivered; the reply replays the gap.
    */
-  follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): Results['subscribe'];
+  follow(a: { pod: string; after?: number; users: { user: number; name: string }[] }): FollowResult;
   /**
    * Pods that left the cluster: stop delivering to them; their users go
    * offline. `rejoined` are among them but registered again (a lease lost and

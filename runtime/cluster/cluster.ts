@@ -20,6 +20,8 @@ import { forwardHandler } from './peer-handler.js';
 import { RedisRegistry } from './redis-registry.js';
 import { ClusterRouter } from './router.js';
 
+const NONE: readonly string[] = Object.freeze([]);
+
 export class Cluster implements ChannelClaims {
   readonly membership: Membership;
   readonly ownership: Ownership;
@@ -130,13 +132,17 @@ export class Cluster implements ChannelClaims {
 
   /** Where deliveries go: this pod's hub, or the peer connection a following pod opened to us. */
   readonly fanout: Fanout = (pods, delivery) => {
+    let missed: string[] | undefined;
     for (const pod of pods) {
       if (pod === this.self) this.hub?.apply(delivery, this.self);
       else if (!this.peerServer?.push(pod, 'deliver', delivery as unknown as Record<string, unknown>)) {
-        if (delivery.moved) this.tips.note(pod, delivery.channel, 0);
+        (missed ??= []).push(pod);
+        // 0: follow again from scratch (a lost move, or a lost removal of a user's follows).
+        if (delivery.moved || delivery.dropUser !== undefined) this.tips.note(pod, delivery.channel, 0);
         else if (delivery.seq !== undefined) this.tips.note(pod, delivery.channel, delivery.seq);
       }
     }
+    return missed ?? NONE;
   };
 
   /** An owner said it moved. */

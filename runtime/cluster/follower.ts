@@ -122,11 +122,15 @@ export class Follower {
     const pod = this.self();
     const after = this.hub.lastSeq(channel);
     const res = await this.router.ask(channel, 'follow', { pod, users, ...(after === undefined ? {} : { after }) });
+    // Removed while this pod was not listening (a kick it missed): they see nothing more.
+    if (res.notMembers?.length) this.hub.dropUsers(channel, res.notMembers);
     this.deliver(channel, res.messages);
     let complete = res.complete;
     let last = res.messages.at(-1)?.seq ?? after ?? res.lastSeq;
-    // Any follower is a member, so its name opens the history of a private channel.
-    const reader = { ...users[0]!, conn: 0, pod };
+    // Any follower still a member opens the history of a private channel.
+    const member = users.find((u) => !res.notMembers?.includes(u.user));
+    if (!member) return;
+    const reader = { ...member, conn: 0, pod };
     while (!complete && last < res.lastSeq) {
       const page = await this.router.ask(channel, 'history', { ...reader, after: last, limit: 200 });
       this.deliver(channel, page.messages.filter((m) => m.seq <= res.lastSeq));

@@ -1,7 +1,9 @@
 import test from 'ava';
 import { startCluster, type TestCluster } from '../harness/cluster.js';
 import { eventually, usePostgres } from '../harness/server.js';
-import { collect, member, metric, ownedChannel } from './traffic.js';
+import { PROTOCOL_VERSION } from '../../protocol/messages.js';
+import { rawClient } from '../harness/raw.js';
+import { collect, connect, member, metric, ownedChannel } from './traffic.js';
 
 const postgres = usePostgres(test);
 // Long enough that a pod frozen for a few seconds keeps its lease: this test is about the link, not membership.
@@ -55,4 +57,65 @@ test.serial('deliveries dropped behind a congested peer link reach the followers
   t.true(dropped > 0, 'the owner did drop pushes: the link was congested');
   t.true(tips >= 1, 'the follower caught up on a tip');
   t.is(await metric(owner.metricsPort, 'tertulia_owed_tips'), 0, 'nothing is owed any more');
+});
+
+test.serial('a kick whose delivery a congested link dropped still ends the kicked user\'s feed on that pod', async (t) => {
+  const { channel, owner, others } = await ownedChannel(t, cluster, 'congested-private', 'private');
+  const follower = others[0]!;
+  // The channel's creator writes from the owner pod, which is not frozen.
+  const writer = await connect(t, owner.port);
+  await writer.login('congested-private-admin', 'correct horse battery');
+  const stays = await connect(t, follower.port);
+  await stays.register('congestion-stays', 'correct horse battery');
+  await writer.invite(channel.id, 'congestion-stays');
+  const seenStays = collect(stays, channel.id);
+  await stays.subscribe(channel.id, 0);
+  // Users to kick read the wire themselves: the client library would hide a
+  // leak behind its own gap checks (a refused history page).
+  const candidates = [];
+  for (let i = 0; i < 3; i++) {
+    const raw = await rawClient(follower.port);
+    t.teardown(() => raw.close());
+    const name = `congestion-kicked-${i}`;
+    await raw.request('hello', { version: PROTOCOL_VERSION });
+    await raw.request('register', { name, password: 'correct horse battery' });
+    await writer.invite(channel.id, name);
+    t.truthy((await raw.request('subscribe', { channel: channel.id, after: 0 })).result, `${name} follows the channel`);
+    candidates.push({ raw, name, kickedAfter: 0 });
+  }
+
+  cluster.signal(follower, 'SIGSTOP');
+  const dropped = () => metric(owner.metricsPort, 'tertulia_peer_pushes_dropped_total');
+  const body = 'z'.repeat(3900);
+  let k = 0;
+  const burst = (n: number) => Promise.all(Array.from({ length: n }, () => writer.send(channel.id, `${k++}:${body}`)));
+  // Fill the link's buffers until the owner drops pushes to the frozen pod.
+  for (const before = await dropped(); (await dropped()) === before; ) await burst(200);
+  // Kick until a kick's own delivery is one of the dropped pushes (nothing
+  // else goes to the frozen pod meanwhile); the kernel may take a little more
+  // of the backlog at any moment, so a kick can still get through.
+  let victim: (typeof candidates)[number] | undefined;
+  for (const c of candidates) {
+    await burst(50);
+    c.kickedAfter = (await writer.history(channel.id, { limit: 1 })).messages.at(-1)!.seq;
+    const before = await dropped();
+    await writer.kick(channel.id, c.name);
+    if ((await dropped()) > before) {
+      victim = c;
+      break;
+    }
+  }
+  t.truthy(victim, 'one of the kicks was dropped behind the congested link');
+  for (let i = 0; i < 20; i++) await writer.send(channel.id, `after the kick ${i}`);
+  cluster.signal(follower, 'SIGCONT');
+  await new Promise((r) => setTimeout(r, 1500));
+  for (let i = 0; i < 5; i++) await writer.send(channel.id, `later ${i}`);
+  const last = (await writer.history(channel.id, { limit: 1 })).messages.at(-1)!.seq;
+
+  await eventually(() => (seenStays.at(-1)?.seq ?? 0) >= last, 30000, 'the member who stays caught up');
+  t.deepEqual(seenStays.map((m) => m.seq), Array.from({ length: last }, (_, i) => i + 1), 'the member who stays saw every seq');
+  for (const c of candidates.filter((c) => c.kickedAfter > 0)) {
+    const leaked = c.raw.frames.filter((f) => f.ev === 'msg' && (f.seq as number) > c.kickedAfter).map((f) => f.seq);
+    t.deepEqual(leaked, [], `${c.name}${c === victim ? ' (whose kick was dropped)' : ''} saw nothing sent after the kick`);
+  }
 });

@@ -56,10 +56,10 @@ function lanes(c: TertuliaClient, name: string, channel: number, acks: Ack[], de
  * A public channel created (and written once) through the first pod, with the
  * pod that owns it, the others, and a Redis client to look owners up again.
  */
-export async function ownedChannel(t: ExecutionContext, cluster: TestCluster, name: string) {
+export async function ownedChannel(t: ExecutionContext, cluster: TestCluster, name: string, kind: 'public' | 'private' = 'public') {
   const admin = await connect(t, cluster.pods[0]!.port);
   await admin.register(`${name}-admin`, 'correct horse battery');
-  const { channel } = await admin.create(name, 'public');
+  const { channel } = await admin.create(name, kind);
   await admin.send(channel.id, 'warm up');
   const redis = new Redis(cluster.redis.url);
   t.teardown(() => redis.disconnect());

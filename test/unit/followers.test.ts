@@ -4,7 +4,10 @@ import type { Delivery } from '../../actors/fanout.js';
 
 test('pods gone stop getting deliveries; one that registered again is told to follow again', (t) => {
   const out: { pods: string[]; d: Delivery }[] = [];
-  const f = new Followers(9, (pods, d) => out.push({ pods: [...pods], d }));
+  const f = new Followers(9, (pods, d) => {
+    out.push({ pods: [...pods], d });
+    return [];
+  });
   f.addPod('p1');
   f.addPod('p2');
   f.addPod('p3');

@@ -69,3 +69,24 @@ test('unregister drops every follow of the connection and says which users left'
   t.deepEqual(hub.unregister(1), [{ channel: 7, userLeft: false, podEmpty: false }]);
   t.deepEqual(hub.unregister(2), [{ channel: 7, userLeft: true, podEmpty: true }]);
 });
+
+test('dropUsers ends only those users\' follows of the channel, on every connection they have', (t) => {
+  const hub = new Hub();
+  const [a1, a2, b] = [outlet(1), outlet(2), outlet(3)];
+  hub.register(a1, 10, 'ana');
+  hub.register(a2, 10, 'ana');
+  hub.register(b, 11, 'bo');
+  for (const c of [1, 2, 3]) {
+    hub.subscribe(7, c);
+    hub.confirm(7, c, 0);
+  }
+  hub.subscribe(8, 1);
+  hub.confirm(8, 1, 0);
+  hub.dropUsers(7, [10]);
+  deliver(hub, 7, 'x', 1);
+  deliver(hub, 8, 'y', 1);
+  t.deepEqual([a1.got, a2.got, b.got], [['y'], [], ['x']]);
+  hub.dropUsers(7, [11]);
+  t.is(hub.followers(7), 0);
+  t.is(hub.lastSeq(7), undefined, 'a channel nobody follows keeps no resume point');
+});
