@@ -11,12 +11,18 @@ interface Follower {
   /** Frames held while the owner has not yet confirmed the subscription; null once live. */
   held: Buffer[] | null;
   heldBytes: number;
+  /**
+   * Past the cap, the newest message frame, written after the held ones: the
+   * client then sees a seq past its gap and fills the gap from history, where
+   * dropping the tail too would leave it unaware that anything was missed.
+   */
+  heldTail: Buffer | null;
   /** Subscribe attempts still waiting for the owner (a client may resend one that timed out). */
   pending: number;
 }
 
-// A pending subscription holds at most this much; past it the client's own
-// gap detection fetches the rest from history.
+// A pending subscription holds at most this much (plus its newest message
+// frame); past it the client's own gap detection fetches the rest from history.
 const HELD_BYTES_CAP = 1024 * 1024;
 
 /**
@@ -60,7 +66,7 @@ export class Hub {
       return { userFirst: false };
     }
     const userFirst = !this.userFollows(channel, r.user);
-    set.set(connId, { held: [], heldBytes: 0, pending: 1 });
+    set.set(connId, { held: [], heldBytes: 0, heldTail: null, pending: 1 });
     return { userFirst };
   }
 
@@ -87,7 +93,9 @@ export class Hub {
     f.pending = Math.max(0, f.pending - 1);
     if (!f.held) return;
     const held = f.held;
+    if (f.heldTail) held.push(f.heldTail);
     f.held = null;
+    f.heldTail = null;
     const o = this.conns.get(connId)?.outlet;
     if (o && !o.closed) for (const b of held) o.write(b);
   }
@@ -121,6 +129,8 @@ export class Hub {
         if (f.heldBytes + d.frame.length <= HELD_BYTES_CAP) {
           f.held.push(d.frame);
           f.heldBytes += d.frame.length;
+        } else if (d.seq !== undefined) {
+          f.heldTail = d.frame;
         }
       } else if (d.ephemeral) {
         r.outlet.writeEphemeral(d.frame);

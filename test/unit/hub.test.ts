@@ -90,3 +90,15 @@ test('dropUsers ends only those users\' follows of the channel, on every connect
   t.is(hub.followers(7), 0);
   t.is(hub.lastSeq(7), undefined, 'a channel nobody follows keeps no resume point');
 });
+
+test('a pending subscription past its hold cap keeps the newest message frame, so the client learns of what it missed', (t) => {
+  const hub = new Hub();
+  const o = outlet(1);
+  hub.register(o, 10, 'ana');
+  hub.subscribe(7, 1);
+  const big = (c: string) => c.repeat(300 * 1024);
+  for (let seq = 1; seq <= 5; seq++) hub.apply({ channel: 7, frame: Buffer.from(big(String(seq))), seq }, 'pod-0');
+  hub.apply({ channel: 7, frame: Buffer.from(big('p')), ephemeral: true }, 'pod-0');
+  hub.confirm(7, 1, 0);
+  t.deepEqual(o.got.map((s) => s[0]), ['1', '2', '3', '5'], 'what fits, then the newest message; no presence past the cap');
+});
