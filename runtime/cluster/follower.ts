@@ -18,7 +18,10 @@ import type { Hub } from '../../actors/hub.js';
 import type { PodInfo } from '../ports.js';
 import type { ClusterRouter } from './router.js';
 
-const ATTEMPTS = 20;
+// Failed attempts after which a warning is logged; the pod keeps trying for as
+// long as a connection here follows the channel, since giving up would leave
+// them without deliveries for good.
+const ATTEMPTS_BEFORE_WARNING = 20;
 
 /** Why a pod follows a channel again. */
 export type FollowAgainReason = 'owner_gone' | 'link_up' | 'moved' | 'rejoined' | 'tip';
@@ -103,19 +106,20 @@ export class Follower {
   }
 
   private async followOnce(channel: number): Promise<void> {
-    for (let attempt = 0; attempt < ATTEMPTS && !this.stopped; attempt++) {
+    for (let attempt = 0; !this.stopped; attempt++) {
       const users = this.hub.users(channel);
       if (users.length === 0) return;
       try {
         await this.catchUp(channel, users);
+        if (attempt >= ATTEMPTS_BEFORE_WARNING) this.log.warn({ channel, attempts: attempt + 1 }, 'following the channel again');
         return;
       } catch (err) {
-        this.log.debug({ channel, attempt, err: (err as Error).message }, 'follow again failed; retrying');
+        const log = attempt === ATTEMPTS_BEFORE_WARNING ? 'warn' : 'debug';
+        this.log[log]({ channel, attempt, err: (err as Error).message }, 'follow again failed; retrying');
         this.router.forget(channel);
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** attempt) * Math.random()));
+        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)));
       }
     }
-    if (!this.stopped) this.log.warn({ channel }, 'could not follow the channel again; its clients will fill gaps from history');
   }
 
   private async catchUp(channel: number, users: { user: number; name: string }[]): Promise<void> {
