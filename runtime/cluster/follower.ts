@@ -36,9 +36,11 @@ export class Follower {
 
   constructor(
     private readonly hub: Hub,
-    private readonly router: ClusterRouter,
+    private readonly router: Pick<ClusterRouter, 'ask' | 'forget' | 'forgetPods' | 'cachedOwner'>,
     private readonly self: () => string,
     private readonly log: Logger,
+    /** Backoff between attempts: half to all of a window doubling from `baseMs` up to `maxMs`. */
+    private readonly retry = { baseMs: 50, maxMs: 2000 },
   ) {}
 
   stop(): void {
@@ -117,7 +119,8 @@ export class Follower {
         const log = attempt === ATTEMPTS_BEFORE_WARNING ? 'warn' : 'debug';
         this.log[log]({ channel, attempt, err: (err as Error).message }, 'follow again failed; retrying');
         this.router.forget(channel);
-        await new Promise((r) => setTimeout(r, Math.min(2000, 50 * 2 ** Math.min(attempt, 6)) * (0.5 + Math.random() / 2)));
+        const window = Math.min(this.retry.maxMs, this.retry.baseMs * 2 ** Math.min(attempt, 20));
+        await new Promise((r) => setTimeout(r, window * (0.5 + Math.random() / 2)));
       }
     }
   }
