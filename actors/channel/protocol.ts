@@ -1,10 +1,10 @@
 import type { ChannelInfo, MemberView, MessageView, Results, Role } from '../../protocol/messages.js';
 import type { UserRecord } from '../../runtime/ports.js';
 
-/** Who is asking: the authenticated user, and the connection and pod the request came from. */
 /** The subscribe reply, plus the users given that are not members (any more): the pod drops their follows. */
 export type FollowResult = Results['subscribe'] & { notMembers?: number[] };
 
+/** Who is asking: the authenticated user, and the connection and pod the request came from. */
 export interface Caller {
   user: number;
   name: string;
