@@ -46,6 +46,8 @@ export interface ClientHooks {
 export interface ConnectResult {
   members: Member[];
   connectMs: Samples;
+  /** With the lean client: the connect split into TCP, then the hello reply, then the auth reply. */
+  stepsMs: { tcp: Samples; hello: Samples; auth: Samples };
   subscribeMs: Samples;
   failures: Tally;
   /** Server error events and drops seen on any client for the rest of the run. */
@@ -62,6 +64,7 @@ export async function connectAll(
   const r: ConnectResult = {
     members: [],
     connectMs: new Samples(),
+    stepsMs: { tcp: new Samples(), hello: new Samples(), auth: new Samples() },
     subscribeMs: new Samples(),
     failures: new Tally(),
     serverErrors: new Tally(),
@@ -84,6 +87,12 @@ export async function connectAll(
         if (!client.user) throw new Error('token refused');
         const t1 = performance.now();
         r.connectMs.add(t1 - t0);
+        if (client instanceof LiteClient) {
+          const { tcpMs, helloMs } = client.steps;
+          r.stepsMs.tcp.add(tcpMs);
+          r.stepsMs.hello.add(helloMs);
+          r.stepsMs.auth.add(t1 - t0 - tcpMs - helloMs);
+        }
         await client.subscribe(u.channel);
         r.subscribeMs.add(performance.now() - t1);
         r.members.push({ client, pod, channel: u.channel, outstanding: 0 });

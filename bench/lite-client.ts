@@ -25,6 +25,8 @@ interface Pending {
 export class LiteClient extends EventEmitter {
   state: 'idle' | 'connected' | 'closed' = 'idle';
   user: { user: number; name: string } | undefined;
+  /** The last connect's steps: until the socket connected, then until the hello reply (ms). */
+  readonly steps = { tcpMs: NaN, helloMs: NaN };
   private socket: Socket | null = null;
   private readonly decoder = new FrameDecoder(64 * 1024 * 1024);
   private readonly pending = new Map<number, Pending>();
@@ -36,12 +38,15 @@ export class LiteClient extends EventEmitter {
   }
 
   async connect(): Promise<void> {
+    const t0 = performance.now();
     const socket = connect({ host: this.opts.host, port: this.opts.port, noDelay: true });
     this.socket = socket;
     await new Promise<void>((resolve, reject) => {
       socket.once('connect', resolve);
       socket.once('error', reject);
     });
+    const t1 = performance.now();
+    this.steps.tcpMs = t1 - t0;
     socket.on('error', () => {});
     socket.on('data', (chunk: Buffer) => this.decoder.push(chunk, this.onFrame));
     socket.on('close', () => {
@@ -60,6 +65,7 @@ export class LiteClient extends EventEmitter {
     const auth = this.opts.token ? this.request('auth', { token: this.opts.token }) : null;
     auth?.catch(() => {});
     await hello;
+    this.steps.helloMs = performance.now() - t1;
     if (auth) {
       const r = (await auth) as { user: number; name: string };
       this.user = { user: r.user, name: r.name };

@@ -22,7 +22,16 @@ export interface StepSummary {
 export interface BenchSummary {
   config: { clients: number; channels: number; rate: number; durationSec: number; bodyChars: number; perClientCap: number; database: string; podFlags: string[] };
   setup: { seconds: number; users: number; channels: number };
-  connect: { ok: number; failed: Record<string, number>; connectMs: Summary; subscribeMs: Summary; seconds: number; benchLoopLagMs: { p50: number; p99: number; max: number } };
+  connect: {
+    ok: number;
+    failed: Record<string, number>;
+    connectMs: Summary;
+    /** TCP, then the hello reply, then the auth reply (lean client only). */
+    stepsMs?: { tcp: Summary; hello: Summary; auth: Summary };
+    subscribeMs: Summary;
+    seconds: number;
+    benchLoopLagMs: { p50: number; p99: number; max: number };
+  };
   traffic: {
     windowSec: number;
     scheduled: number;
@@ -70,6 +79,10 @@ export function renderTable(s: BenchSummary): string {
   section('connect (TCP + hello + auth)');
   row('clients connected', `${f0(s.connect.ok)} of ${f0(s.config.clients)} in ${f1(s.connect.seconds)} s; failed: ${tally(s.connect.failed)}`);
   row('connect latency', ms(s.connect.connectMs));
+  const st = s.connect.stepsMs;
+  if (st && st.tcp.count > 0) {
+    row('  of which TCP / hello / auth', `p50 ${f1(st.tcp.p50)} / ${f1(st.hello.p50)} / ${f1(st.auth.p50)}  p95 ${f1(st.tcp.p95)} / ${f1(st.hello.p95)} / ${f1(st.auth.p95)} ms`);
+  }
   row('subscribe latency', ms(s.connect.subscribeMs));
   row('bench event-loop delay', lag(s.connect.benchLoopLagMs));
   section(`traffic (offered ${f0(s.config.rate)} msg/s for ${s.config.durationSec} s, open loop)`);

@@ -58,7 +58,7 @@ export async function runSingle(o: BenchOptions, cleanups: (() => Promise<void>)
   const partial: Omit<BenchSummary, 'bars'> = {
     config: { clients: o.clients, channels: o.channels, rate: o.rate, durationSec: o.durationSec, bodyChars: o.bodyChars, perClientCap: o.perClientCap, database: db.origin, podFlags: flags },
     setup: { seconds: w.setupSec, users: w.pop.users.length, channels: w.pop.channels.length },
-    connect: { ok: conn.members.length, failed: conn.failures.toObject(), connectMs: conn.connectMs.summary(), subscribeMs: conn.subscribeMs.summary(), seconds: w.connectSec, benchLoopLagMs: w.connectLoopLagMs },
+    connect: { ok: conn.members.length, failed: conn.failures.toObject(), connectMs: conn.connectMs.summary(), stepsMs: { tcp: conn.stepsMs.tcp.summary(), hello: conn.stepsMs.hello.summary(), auth: conn.stepsMs.auth.summary() }, subscribeMs: conn.subscribeMs.summary(), seconds: w.connectSec, benchLoopLagMs: w.connectLoopLagMs },
     traffic: trafficSummary(w.tr),
     clientEvents: { serverErrors: conn.serverErrors.toObject(), disconnects: conn.disconnects.toObject() },
     pod: {
