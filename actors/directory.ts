@@ -22,7 +22,13 @@ export class ActorDirectory<P> {
     private readonly kind: string,
     private readonly kernel: ActorKernel,
     private readonly make: ActorMaker<P>,
-    private readonly opts: { maxActors: number },
+    /**
+     * `notOwnerMeansGone`: a NOT_OWNER reply means the actor itself has
+     * deactivated (channel actors) and the ask goes to a fresh activation.
+     * Otherwise NOT_OWNER is the reply of something the actor asked (a user
+     * actor forwarding to a channel) and goes back to the caller unchanged.
+     */
+    private readonly opts: { maxActors: number; notOwnerMeansGone?: boolean },
     private readonly log: Logger,
   ) {}
 
@@ -53,7 +59,7 @@ export class ActorDirectory<P> {
   }
 
   private retry<K extends Topic<P>>(err: unknown, key: number, topic: K, arg: Arg<P, K>, live: ActorRef<P>, attempt: number): Promise<Res<P, K>> {
-    if (!isGone(err) || attempt >= 3) return Promise.reject(err);
+    if (!this.isGone(err, live) || attempt >= 3) return Promise.reject(err);
     this.forget(key, live);
     return this.askSlow(key, topic, arg, attempt + 1);
   }
@@ -96,6 +102,17 @@ export class ActorDirectory<P> {
     this.stopping.set(key, done);
   }
 
+  /**
+   * The asked actor itself is gone, so the ask may go to a fresh one. An
+   * error the actor merely passes on (another actor stopped, a channel that
+   * moved) must not retire a live actor: its state (a user's connections)
+   * would be lost and the retry would run without it.
+   */
+  private isGone(err: unknown, live: ActorRef<P>): boolean {
+    if (err instanceof ActorStoppedError) return err.key === live.key;
+    return this.opts.notOwnerMeansGone === true && err instanceof TertuliaError && err.code === ErrorCode.NOT_OWNER;
+  }
+
   /** Keys with a live actor. */
   keys(): number[] {
     return [...this.resolved.keys()];
@@ -122,9 +139,3 @@ export class ActorDirectory<P> {
     await Promise.allSettled(refs.flatMap((r) => (r.status === 'fulfilled' ? [this.kernel.stop(r.value)] : [])));
   }
 }
-
-/** An actor that stopped or moved between lookup and delivery. */
-function isGone(err: unknown): boolean {
-  return err instanceof ActorStoppedError || (err instanceof TertuliaError && err.code === ErrorCode.NOT_OWNER);
-}
-

@@ -57,9 +57,12 @@ export type Envelope = { ok: true; value: unknown } | { ok: false; error: Tertul
  * stopped actor and SHUTTING_DOWN during shutdown.
  */
 export class ActorStoppedError extends TertuliaError {
+  /** The key of the actor that is stopped: a reply may carry another actor's. */
+  readonly key: string;
   constructor(key: string, code: number = ErrorCode.INTERNAL) {
     super(code, `actor ${key} is stopped`);
     this.name = 'ActorStoppedError';
+    this.key = key;
   }
 }
 

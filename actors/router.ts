@@ -38,7 +38,7 @@ export function localChannels(
       };
       return () => new ChannelActor(id, { ...deps, stopped: release }, claim.epoch);
     },
-    opts,
+    { ...opts, notOwnerMeansGone: true },
     log,
   );
 }
