@@ -74,30 +74,6 @@ export class PodMetrics implements WriteMetrics {
     registers: [this.registry],
     collect: (): void => this.advance(this.pushesDropped, 'dropped', this.clusterSample().pushesDropped),
   });
-  private readonly owedTips: Gauge = new Gauge({
-    name: 'tertulia_owed_tips',
-    help: 'Channels and pods whose missed deliveries have not been re-announced yet',
-    registers: [this.registry],
-    collect: (): void => this.owedTips.set(this.clusterSample().owedTips),
-  });
-  private readonly followed: Gauge = new Gauge({
-    name: 'tertulia_followed_channels',
-    help: 'Channels followed by connections on this pod',
-    registers: [this.registry],
-    collect: (): void => this.followed.set(this.clusterSample().followed),
-  });
-  private readonly snapshotLag: Gauge = new Gauge({
-    name: 'tertulia_snapshot_lag_messages',
-    help: 'Committed messages of channels active here that no history segment holds yet',
-    registers: [this.registry],
-    collect: (): void => this.snapshotLag.set(this.sample().snapshotLag),
-  });
-  private readonly connections: Gauge = new Gauge({
-    name: 'tertulia_connections',
-    help: 'Open client connections',
-    registers: [this.registry],
-    collect: (): void => this.connections.set(this.sample().connections),
-  });
   private readonly actors: Gauge<'kind'> = new Gauge({
     name: 'tertulia_actors',
     help: 'Live actors by kind',
@@ -117,6 +93,16 @@ export class PodMetrics implements WriteMetrics {
 
   constructor() {
     collectDefaultMetrics({ register: this.registry });
+    // Gauges of one value, read from the samples at scrape time.
+    const gauges: [name: string, help: string, read: () => number][] = [
+      ['tertulia_connections', 'Open client connections', () => this.sample().connections],
+      ['tertulia_snapshot_lag_messages', 'Committed messages of channels active here that no history segment holds yet', () => this.sample().snapshotLag],
+      ['tertulia_followed_channels', 'Channels followed by connections on this pod', () => this.clusterSample().followed],
+      ['tertulia_owed_tips', 'Channels and pods whose missed deliveries have not been re-announced yet', () => this.clusterSample().owedTips],
+    ];
+    for (const [name, help, read] of gauges) {
+      const gauge: Gauge = new Gauge({ name, help, registers: [this.registry], collect: (): void => gauge.set(read()) });
+    }
   }
 
   committedBatch(size: number, waitedMs: number[]): void {

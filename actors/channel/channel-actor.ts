@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { ErrorCode, TertuliaError } from '../../protocol/errors.js';
 import type { AttachmentView, ChannelInfo, MessageView, Results, Role } from '../../protocol/messages.js';
 import type { AttachmentLog, ChannelRecord, SnapshotSink, Store, WriteMetrics } from '../../runtime/ports.js';
-import { toView } from './views.js';
+import { channelView, committedView, toView } from './views.js';
 import { Deferred, SerialActor, later } from '../kernel.js';
 import { encodeFrame } from '../../protocol/codec.js';
 import type { Fanout } from '../fanout.js';
@@ -320,19 +320,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
   }
 
   private describe(user: number): ChannelInfo {
-    const info: ChannelInfo = {
-      id: this.id,
-      name: this.rec.name,
-      kind: this.rec.kind,
-      topic: this.rec.topic,
-      lastSeq: this.lastSeq,
-    };
-    const m = this.members.get(user);
-    if (m) info.role = m.role;
-    if (this.rec.kind === 'direct') {
-      for (const [id, other] of this.members) if (id !== user) info.peer = other.name;
-    }
-    return info;
+    return channelView(this.rec, this.lastSeq, this.members, user);
   }
 
   private async load(q: { before?: number; after?: number; limit: number }): Promise<MessageView[]> {
@@ -343,16 +331,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
     // One buffer for the whole batch: each follower gets one write per commit.
     const frames: Buffer[] = [];
     for (const c of batch) {
-      const v: MessageView = {
-        channel: this.id,
-        seq: c.outcome.seq,
-        sender: c.msg.senderId,
-        from: c.senderName,
-        body: c.msg.body,
-        ts: c.outcome.ts,
-        cmid: c.msg.cmid,
-      };
-      if (c.msg.attachments?.length) v.attachments = c.msg.attachments;
+      const v = committedView(this.id, c);
       if (v.seq > this.lastSeq) this.lastSeq = v.seq;
       this.ring.push(v);
       frames.push(encodeFrame({ ev: 'msg', ...v }));

@@ -1,23 +1,15 @@
 import test from 'ava';
-import { startCluster, type TestCluster } from '../harness/cluster.js';
-import { eventually, usePostgres } from '../harness/server.js';
+import { useCluster } from '../harness/cluster.js';
+import { eventually } from '../harness/server.js';
 import { PROTOCOL_VERSION } from '../../protocol/messages.js';
 import { rawClient } from '../harness/raw.js';
 import { collect, connect, member, metric, ownedChannel } from './traffic.js';
 
-const postgres = usePostgres(test);
 // Long enough that a pod frozen for a few seconds keeps its lease: this test is about the link, not membership.
-const LEASE_MS = 10_000;
-let cluster: TestCluster;
-
-test.before(async () => {
-  cluster = await startCluster(await postgres(), { size: 2, leaseMs: LEASE_MS });
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
+const theCluster = useCluster(test, { size: 2, leaseMs: 10_000 });
 
 test.serial('deliveries dropped behind a congested peer link reach the followers once it drains, the last ones included', async (t) => {
+  const cluster = theCluster();
   const { channel, owner, others } = await ownedChannel(t, cluster, 'congested');
   const follower = others[0]!;
   const watcher = await member(t, follower.port, 'congestion-watcher', channel.id);
@@ -60,6 +52,7 @@ test.serial('deliveries dropped behind a congested peer link reach the followers
 });
 
 test.serial('a kick whose delivery a congested link dropped still ends the kicked user\'s feed on that pod', async (t) => {
+  const cluster = theCluster();
   const { channel, owner, others } = await ownedChannel(t, cluster, 'congested-private', 'private');
   const follower = others[0]!;
   // The channel's creator writes from the owner pod, which is not frozen.

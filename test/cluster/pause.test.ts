@@ -1,23 +1,15 @@
 import test from 'ava';
 import pg from 'pg';
-import { startCluster, type TestCluster } from '../harness/cluster.js';
-import { eventually, usePostgres } from '../harness/server.js';
+import { useCluster } from '../harness/cluster.js';
+import { eventually } from '../harness/server.js';
 import { checkInvariant, collect, fullHistory, member, metric, ownedChannel, pipeliner, sender, type Ack } from './traffic.js';
 
-const postgres = usePostgres(test);
-const LEASE_MS = 1500;
-let cluster: TestCluster;
-
-test.before(async () => {
-  cluster = await startCluster(await postgres(), { size: 3, leaseMs: LEASE_MS });
-});
-test.after.always(async () => {
-  await cluster?.stop();
-});
+const theCluster = useCluster(test, { size: 3, leaseMs: 1500 });
 
 const fencedWrites = (metricsPort: number) => metric(metricsPort, 'tertulia_writes_refused_total{reason="fenced"}');
 
 test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes are fenced, no seq repeats', async (t) => {
+  const cluster = theCluster();
   const { channel, ownerOf, owner, others: survivors } = await ownedChannel(t, cluster, 'paused');
 
   const make = (port: number, name: string, alternates: number[] = []) => member(t, port, name, channel.id, alternates);
@@ -74,6 +66,7 @@ test.serial('SIGSTOP the owner past its lease, then SIGCONT: its pending writes 
 });
 
 test.serial('a pod frozen past its lease and thawed delivers to its subscribers again, the messages of the freeze included', async (t) => {
+  const cluster = theCluster();
   const { channel, redis, others } = await ownedChannel(t, cluster, 'thawed');
   const [frozen, other] = others;
   // The watcher follows from a pod that is not the owner; the sender is elsewhere.

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { startService, type Service } from './process.js';
 import { startRedis, type PrivateRedis } from './redis.js';
 import type { PrivatePostgres } from './postgres.js';
+import { usePostgres } from './server.js';
 
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLUSTER_SECRET = 'test-cluster-secret-0123456789';
@@ -40,6 +41,29 @@ export interface ClusterOptions {
   size: number;
   leaseMs?: number;
   extra?: string[];
+}
+
+/**
+ * One cluster per test file, on a fresh database of the file's private
+ * PostgreSQL: started before the tests, stopped after. Call it where
+ * `usePostgres` would go; the returned function gives the running cluster.
+ */
+export function useCluster(
+  test: { before: (fn: () => Promise<void>) => void; after: { always: (fn: () => Promise<void>) => void } },
+  opts: ClusterOptions,
+): () => TestCluster {
+  const postgres = usePostgres(test);
+  let cluster: TestCluster | undefined;
+  test.before(async () => {
+    cluster = await startCluster(await postgres(), opts);
+  });
+  test.after.always(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (!cluster) throw new Error('the cluster did not start');
+    return cluster;
+  };
 }
 
 export async function startCluster(pg: PrivatePostgres, opts: ClusterOptions): Promise<TestCluster> {

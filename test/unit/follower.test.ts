@@ -70,6 +70,10 @@ test('a trigger while following again runs once more afterwards; a tip at or bel
   await new Promise((r) => setTimeout(r, 10));
   t.is(asked.length, 2, 'nothing was missed');
   t.deepEqual(follower.counts.get('tip') ?? 0, 0);
+  follower.tip(7, 9);
+  for (let i = 0; i < 100 && asked.length < 3; i++) await new Promise((r) => setTimeout(r, 5));
+  t.deepEqual(asked, [undefined, 2, 4], 'a tip past what was delivered follows again from there');
+  t.is(follower.counts.get('tip'), 1);
 });
 
 test('users the owner says are no longer members stop getting the channel before the gap is delivered', async (t) => {
