@@ -2,8 +2,10 @@
  * Keeps this pod following the channels its connections follow when their
  * owner changes: after an owner pod dies, a link comes back, or an owner says
  * it moved, the pod follows the channel again at its new owner from the last
- * seq it delivered, and the new owner replays the gap. Clients dedupe by seq,
- * so replaying a little too much is harmless; missing something is not.
+ * seq it delivered, and the new owner replays the gap (up to a byte budget,
+ * then only the newest message: clients fill a longer gap from history).
+ * Clients dedupe by seq, so replaying a little too much is harmless; missing
+ * something is not.
  *
  * It also follows again when owners may have dropped this pod: after it lost
  * its lease and registered anew (owners forget a pod whose lease ran out), and
@@ -23,6 +25,10 @@ import type { ClusterRouter } from './router.js';
 // them without deliveries for good.
 const ATTEMPTS_BEFORE_WARNING = 20;
 
+// A quarter of the default outbound cap per connection (4 MiB), so that a
+// catch-up on top of live traffic leaves a reader room.
+const CATCH_UP_PUSH_BYTES = 1024 * 1024;
+
 /** Why a pod follows a channel again. */
 export type FollowAgainReason = 'owner_gone' | 'link_up' | 'moved' | 'rejoined' | 'tip';
 
@@ -41,6 +47,8 @@ export class Follower {
     private readonly log: Logger,
     /** Backoff between attempts: half to all of a window doubling from `baseMs` up to `maxMs`. */
     private readonly retry = { baseMs: 50, maxMs: 2000 },
+    /** Bytes of a gap pushed to the followers here; past it, only the newest message. */
+    private readonly pushBytes = CATCH_UP_PUSH_BYTES,
   ) {}
 
   stop(): void {
@@ -131,25 +139,34 @@ export class Follower {
     const res = await this.router.ask(channel, 'follow', { pod, users, ...(after === undefined ? {} : { after }) });
     // Removed while this pod was not listening (a kick it missed): they see nothing more.
     if (res.notMembers?.length) this.hub.dropUsers(channel, res.notMembers);
-    this.deliver(channel, res.messages);
+    let pushed = this.deliver(channel, res.messages);
     let complete = res.complete;
     let last = res.messages.at(-1)?.seq ?? after ?? res.lastSeq;
     // Any follower still a member opens the history of a private channel.
     const member = users.find((u) => !res.notMembers?.includes(u.user));
     if (!member) return;
     const reader = { ...member, conn: 0, pod };
-    while (!complete && last < res.lastSeq) {
+    while (!complete && last < res.lastSeq && pushed < this.pushBytes) {
       const page = await this.router.ask(channel, 'history', { ...reader, after: last, limit: 200 });
-      this.deliver(channel, page.messages.filter((m) => m.seq <= res.lastSeq));
+      pushed += this.deliver(channel, page.messages.filter((m) => m.seq <= res.lastSeq));
       if (page.messages.length === 0) break;
       last = page.messages.at(-1)!.seq;
       complete = last >= res.lastSeq;
     }
+    if (complete || last >= res.lastSeq) return;
+    // A long gap is not pushed whole: every connection here would get it at
+    // once, past its outbound cap, and be dropped as a slow consumer. The
+    // newest message shows each client the gap, which it fills from history
+    // at the pace it reads.
+    const newest = await this.router.ask(channel, 'history', { ...reader, before: res.lastSeq + 1, limit: 1 });
+    this.deliver(channel, newest.messages);
   }
 
-  private deliver(channel: number, messages: MessageView[]): void {
-    if (messages.length === 0) return;
+  /** Pushes messages to the followers here as one frame; returns its size. */
+  private deliver(channel: number, messages: MessageView[]): number {
+    if (messages.length === 0) return 0;
     const frame = Buffer.concat(messages.map((m) => encodeFrame({ ev: 'msg', ...m })));
     this.hub.apply({ channel, frame, seq: messages.at(-1)!.seq }, this.self());
+    return frame.length;
   }
 }

@@ -5,8 +5,11 @@ import { PROTOCOL_VERSION } from '../../protocol/messages.js';
 import { rawClient } from '../harness/raw.js';
 import { collect, connect, member, metric, ownedChannel } from './traffic.js';
 
-// Long enough that a pod frozen for a few seconds keeps its lease: this test is about the link, not membership.
-const theCluster = useCluster(test, { size: 2, leaseMs: 10_000 });
+// This test is about the link, not membership or slow clients: the lease is
+// long enough that a pod frozen for a few seconds keeps it, and the outbound
+// cap per client large enough that a test process slowed by a busy machine,
+// reading the burst a thawed pod forwards, is not dropped as a slow consumer.
+const theCluster = useCluster(test, { size: 2, leaseMs: 10_000, extra: ['--max-outbound-bytes', String(64 * 1024 * 1024)] });
 
 test.serial('deliveries dropped behind a congested peer link reach the followers once it drains, the last ones included', async (t) => {
   const cluster = theCluster();
@@ -17,6 +20,8 @@ test.serial('deliveries dropped behind a congested peer link reach the followers
   const seen = collect(watcher, channel.id);
   let reconnects = 0;
   watcher.on('reconnect', () => reconnects++);
+  watcher.on('disconnect', ({ error }) => t.log(`watcher disconnected: ${error?.message ?? 'closed by the server'}`));
+  watcher.on('error', (e) => t.log(`watcher error: ${e.code} ${e.message}`));
   await watcher.subscribe(channel.id, 0);
   await writer.send(channel.id, 'before');
   await eventually(() => seen.length >= 2, 10000, 'the watcher is live');
@@ -24,6 +29,7 @@ test.serial('deliveries dropped behind a congested peer link reach the followers
   // Frozen, the follower pod stops reading its link: the owner's kernel and
   // user-space buffers fill, then its pushes are dropped.
   cluster.signal(follower, 'SIGSTOP');
+  const frozenAt = Date.now();
   const body = 'y'.repeat(3900);
   const total = 5000;
   let next = 0;
@@ -36,6 +42,7 @@ test.serial('deliveries dropped behind a congested peer link reach the followers
   await Promise.all(Array.from({ length: 32 }, lane));
   // Nothing more is sent: without a re-announcement the watcher would never learn of the tail.
   cluster.signal(follower, 'SIGCONT');
+  t.log(`the follower was frozen for ${Date.now() - frozenAt} ms`);
 
   const last = total + 2;
   await eventually(() => (seen.at(-1)?.seq ?? 0) >= last, 30000, 'the watcher caught up').catch((e) => {

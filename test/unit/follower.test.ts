@@ -84,3 +84,22 @@ test('users the owner says are no longer members stop getting the channel before
   t.deepEqual(b.seqs(), [1, 2]);
   t.deepEqual(hub.users(7), [{ user: 11, name: 'bo' }]);
 });
+
+test('a long gap is pushed up to the byte budget, then only its newest message; clients fill the rest from history', async (t) => {
+  const { hub, a } = setup();
+  const asks: Record<string, unknown>[] = [];
+  const all = Array.from({ length: 1000 }, (_, i) => msg(i + 1));
+  const follower = new Follower(hub, router(async (_c, topic, arg) => {
+    const q = arg as { after?: number; before?: number; limit?: number };
+    asks.push({ topic, after: q.after, before: q.before, limit: q.limit });
+    if (topic === 'follow') return { lastSeq: 1000, messages: all.slice(0, 100), complete: false };
+    const page = q.before !== undefined ? all.filter((m) => m.seq < q.before!).slice(-q.limit!) : all.filter((m) => m.seq > q.after!).slice(0, q.limit);
+    return { messages: page, more: true };
+  }), () => 'pod-0', silent, { baseMs: 1, maxMs: 2 }, 8000);
+  await follower.refollow(7);
+  const seqs = a.seqs();
+  t.deepEqual(seqs.slice(0, -1), Array.from({ length: 300 }, (_, i) => i + 1), 'the reply and one page went out before the budget ran out');
+  t.is(seqs.at(-1), 1000, 'then the newest message, which shows the gap');
+  t.deepEqual(asks.at(-1), { topic: 'history', after: undefined, before: 1001, limit: 1 });
+  t.is(hub.lastSeq(7), 1000);
+});
