@@ -11,6 +11,8 @@ export interface BenchOptions {
   /** Ramp the offered rate after the main phase to find the pod's sustainable ceiling. */
   max: boolean;
   wave: number;
+  /** Clients arriving per second in the connect phase; 0: in waves instead. */
+  arrivals: number;
   perClientCap: number;
   bodyChars: number;
   ceilingSec: number;
@@ -31,7 +33,10 @@ export const USAGE = `usage: npm run bench -- [flags]
                       default: a private server started for the run (DATABASE_URL also works)
   --json              print a JSON summary after the table
   --max               then ramp the offered rate to find the sustainable ceiling
-  --wave N            clients connecting at once in the connect phase (100)
+  --arrivals R        clients arriving per second in the connect phase, each on its own
+                      schedule (1000; 0: in waves instead)
+  --wave N            clients connecting at once in the connect phase, wave after wave
+                      (100; with --arrivals 0)
   --cap N             unacked sends per client before a due send is skipped (32)
   --body N            message body characters (100)
   --ceiling-seconds S seconds per raw INSERT measurement (3)
@@ -47,6 +52,7 @@ const INTS: [keyof BenchOptions, string, number, number][] = [
   ['rate', 'rate', 5000, 1],
   ['durationSec', 'duration', 20, 1],
   ['wave', 'wave', 100, 1],
+  ['arrivals', 'arrivals', 1000, 0],
   ['perClientCap', 'cap', 32, 1],
   ['bodyChars', 'body', 100, 24],
   ['ceilingSec', 'ceiling-seconds', 3, 1],

@@ -14,7 +14,7 @@ import { rampToCeiling } from './ramp.js';
 import { bars, type BenchSummary } from './report.js';
 import { sample, writeView } from './scrape.js';
 import type { TrafficResult } from './traffic.js';
-import { podFlags, runWorkload } from './workload.js';
+import { arrivalModel, podFlags, runWorkload } from './workload.js';
 
 export async function runSingle(o: BenchOptions, cleanups: (() => Promise<void>)[], log: (line: string) => void): Promise<BenchSummary> {
   const errors: string[] = [];
@@ -56,7 +56,7 @@ export async function runSingle(o: BenchOptions, cleanups: (() => Promise<void>)
   const best = ceiling.length ? Math.max(...ceiling.map((c) => c.rowsPerSec)) : NaN;
   const view = writeView(w.after[0]!, w.before[0]);
   const partial: Omit<BenchSummary, 'bars'> = {
-    config: { clients: o.clients, channels: o.channels, rate: o.rate, durationSec: o.durationSec, bodyChars: o.bodyChars, perClientCap: o.perClientCap, database: db.origin, podFlags: flags },
+    config: { clients: o.clients, channels: o.channels, rate: o.rate, durationSec: o.durationSec, bodyChars: o.bodyChars, perClientCap: o.perClientCap, database: db.origin, podFlags: flags, arrivals: arrivalModel(o) },
     setup: { seconds: w.setupSec, users: w.pop.users.length, channels: w.pop.channels.length },
     connect: { ok: conn.members.length, failed: conn.failures.toObject(), connectMs: conn.connectMs.summary(), stepsMs: { tcp: conn.stepsMs.tcp.summary(), hello: conn.stepsMs.hello.summary(), auth: conn.stepsMs.auth.summary() }, subscribeMs: conn.subscribeMs.summary(), seconds: w.connectSec, benchLoopLagMs: w.connectLoopLagMs },
     traffic: trafficSummary(w.tr),

@@ -73,13 +73,13 @@ export async function runWorkload(
 
   const sink = new DeliverySink();
   const targets: Target[] = pods.map((p) => ({ name: p.name, host: p.pod.host, port: p.pod.port }));
-  log(`connect: ${o.clients} clients in waves of ${o.wave} over ${targets.length} pod(s)`);
+  log(`connect: ${o.clients} clients ${arrivalModel(o)} over ${targets.length} pod(s)`);
   t = performance.now();
   const connectLag = loopMonitor();
   const conn = await withTimeout(
     'connect',
     120_000,
-    connectAll(targets, pop, { wave: o.wave, requestTimeoutMs: ACK_TIMEOUT_MS }, { message: sink.handler }),
+    connectAll(targets, pop, { wave: o.wave, arrivalsPerSec: o.arrivals, requestTimeoutMs: ACK_TIMEOUT_MS }, { message: sink.handler }),
   );
   const connectSec = (performance.now() - t) / 1000;
   const connectLoopLagMs = connectLag.stop();
@@ -121,4 +121,9 @@ async function scrapeOr(p: NamedPod, errors: string[]): Promise<Scrape> {
     errors.push(`scrape of ${p.name} /metrics failed: ${(err as Error).message}`);
     return new Map();
   }
+}
+
+/** How clients reach the pods in the connect phase, in words. */
+export function arrivalModel(o: Pick<BenchOptions, 'arrivals' | 'wave'>): string {
+  return o.arrivals > 0 ? `arriving at ${o.arrivals.toLocaleString('en-US')}/s` : `in waves of ${o.wave}`;
 }
