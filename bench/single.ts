@@ -63,6 +63,7 @@ export async function runSingle(o: BenchOptions, cleanups: (() => Promise<void>)
     clientEvents: { serverErrors: conn.serverErrors.toObject(), disconnects: conn.disconnects.toObject() },
     pod: {
       ...view,
+      steadyPersistMs: w.afterWarmUp[0] ? writeView(w.after[0]!, w.afterWarmUp[0]).persistMs : null,
       committedInTraffic: view.committed - (sample(w.before[0]!, 'tertulia_messages_committed_total') || 0),
       ...w.memory[0]!,
       log: pod.logSummary(),

@@ -48,6 +48,11 @@ export interface TrafficResult {
   benchLoopLagMs: { p50: number; p99: number; max: number };
 }
 
+/** The first part of the traffic phase, reported apart: the pod's code is still being compiled, its pools and tables still growing. */
+export function warmUpMs(durationSec: number): number {
+  return Math.min(5000, (durationSec * 1000) / 4);
+}
+
 /** Hands 'message' events to whichever traffic phase is running. */
 export class DeliverySink {
   current: ((m: MessageView) => void) | null = null;
@@ -89,7 +94,7 @@ export async function runTraffic(members: readonly Member[], sink: DeliverySink,
 
   const lag = loopMonitor();
   const t0 = performance.now();
-  const warmEnd = t0 + Math.min(5000, (o.durationSec * 1000) / 4);
+  const warmEnd = t0 + warmUpMs(o.durationSec);
   let next = 0;
   const fire = (): void => {
     const m = members[next++ % members.length]!;

@@ -14,7 +14,7 @@ import type { Pod } from './pod.js';
 import { fetchMetrics, watchRss, type Scrape } from './scrape.js';
 import { populate, type Population } from './setup.js';
 import { loopMonitor } from './stats.js';
-import { DeliverySink, runTraffic, type TrafficOptions, type TrafficResult } from './traffic.js';
+import { DeliverySink, runTraffic, warmUpMs, type TrafficOptions, type TrafficResult } from './traffic.js';
 
 export const ACK_TIMEOUT_MS = 10_000;
 
@@ -42,6 +42,8 @@ export interface WorkloadResult {
   /** Per pod, in the order given. */
   memory: { peakRssMiB: number; endRssMiB: number }[];
   before: Scrape[];
+  /** Scraped at the end of the traffic phase's warm-up (empty if traffic ended first). */
+  afterWarmUp: Scrape[];
   after: Scrape[];
   members: Member[];
   sink: DeliverySink;
@@ -100,17 +102,22 @@ export async function runWorkload(
   };
   log(`traffic: offering ${o.rate} msg/s for ${o.durationSec} s over ${conn.members.length} clients`);
   const trafficStart = Date.now();
+  // The pods' figures once warm-up is over: what is left after is their steady state.
+  let warm: Promise<Scrape[]> = Promise.resolve([]);
+  const warmTimer = setTimeout(() => (warm = Promise.all(pods.map((p) => scrapeOr(p, errors)))), warmUpMs(o.durationSec));
   const tr = await withTimeout(
     'traffic',
     o.durationSec * 1000 + ACK_TIMEOUT_MS + 30_000,
     runTraffic(conn.members, sink, { ...base, rate: o.rate, durationSec: o.durationSec, tag: 't-', ...(group ? { group } : {}) }),
   );
   const trafficEnd = Date.now();
+  clearTimeout(warmTimer);
+  const afterWarmUp = await warm;
   const cpuPercent = cpu.stop();
   const dbActivity = await activity.stop();
   const memory = rss.map((r) => r.stop());
   const after = await Promise.all(pods.map((p) => scrapeOr(p, errors)));
-  return { setupSec, pop, conn, connectSec, connectLoopLagMs, tr, cpuPercent, dbActivity, memory, before, after, members: conn.members, sink, base, trafficEpochMs: { start: trafficStart, end: trafficEnd } };
+  return { setupSec, pop, conn, connectSec, connectLoopLagMs, tr, cpuPercent, dbActivity, memory, before, afterWarmUp, after, members: conn.members, sink, base, trafficEpochMs: { start: trafficStart, end: trafficEnd } };
 }
 
 /** A failed scrape is reported, not fatal: the client-side figures still stand. */

@@ -68,6 +68,7 @@ export interface Config {
   maxOutboundBytes: number;
   maxPending: number;
   ephemeralFlushMs: number;
+  deliveryGapMs: number;
   maxConnections: number;
   heartbeatMs: number;
   idleTimeoutMs: number;
@@ -143,6 +144,7 @@ export const SETTINGS: readonly Setting[] = [
   S('maxOutboundBytes', 'int', 4 * MiB, 64 * 1024, 1024 * MiB),
   S('maxPending', 'int', 256, 1, 65536),
   S('ephemeralFlushMs', 'int', 50, 0, 1000),
+  S('deliveryGapMs', 'int', 50, 0, 1000),
   S('maxConnections', 'int', 20000, 1, 1_000_000),
   S('heartbeatMs', 'int', 15000, 100, 3_600_000),
   S('idleTimeoutMs', 'int', 45000, 300, 3_600_000),

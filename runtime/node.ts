@@ -133,6 +133,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       maxOutboundBytes: cfg.maxOutboundBytes,
       maxPending: cfg.maxPending,
       ephemeralFlushMs: cfg.ephemeralFlushMs,
+      deliveryGapMs: cfg.deliveryGapMs,
       onClose: (reason) => {
         if (reason === 'slow_consumer') metrics.slowConsumers.inc();
       },

@@ -14,6 +14,12 @@ export interface ConnectionLimits {
   maxPending: number;
   /** How long an ephemeral event (presence, typing) may wait so that several share one write. */
   ephemeralFlushMs: number;
+  /**
+   * Least time between writes that carry deliveries: a delivery due sooner
+   * after the last write waits, and those that arrive meanwhile share its
+   * write. Replies never wait, and take what waits with them. 0: none wait.
+   */
+  deliveryGapMs: number;
 }
 
 /** What a connection hands its requests to; one per connection. */
@@ -38,6 +44,12 @@ export class Connection implements Outlet {
   private handler: RequestHandler | null = null;
   private closing = false;
   private reason: CloseReason = 'client';
+  /**
+   * This connection's delivery gap: within a quarter of the configured one, so
+   * that connections fed by the same commit do not all flush in the same
+   * turn of the loop a gap later, and again a gap after that.
+   */
+  private readonly gapMs: number;
 
   constructor(
     readonly id: number,
@@ -46,6 +58,7 @@ export class Connection implements Outlet {
     private readonly log: Logger,
     private readonly onGone: (conn: Connection, reason: CloseReason) => void,
   ) {
+    this.gapMs = limits.deliveryGapMs * (0.75 + Math.random() / 2);
     this.decoder = new FrameDecoder(limits.maxFrameBytes);
     this.outbound = new Outbound(socket, limits.maxOutboundBytes, () => this.slowConsumer());
     socket.setNoDelay(true);
@@ -70,7 +83,13 @@ export class Connection implements Outlet {
     return this.outbound.backlog;
   }
 
+  /** A delivery: spaced from the last write by `deliveryGapMs`. */
   write(frame: Buffer): void {
+    if (!this.closing) this.outbound.writeSpaced(frame, this.gapMs);
+  }
+
+  /** A reply to this connection's request: at the end of this turn. */
+  private reply(frame: Buffer): void {
     if (!this.closing) this.outbound.write(frame);
   }
 
@@ -135,7 +154,7 @@ export class Connection implements Outlet {
     this.handler.handle(req.op, req.args).then(
       (result) => {
         this.pending--;
-        this.write(encodeFrame({ id: req.id, result: result ?? {} }));
+        this.reply(encodeFrame({ id: req.id, result: result ?? {} }));
       },
       (err: unknown) => {
         this.pending--;
@@ -151,7 +170,7 @@ export class Connection implements Outlet {
   }
 
   private sendError(id: number | null, error: WireError): void {
-    this.write(encodeFrame(id === null ? { ev: 'error', error } : { id, error }));
+    this.reply(encodeFrame(id === null ? { ev: 'error', error } : { id, error }));
   }
 
   private slowConsumer(): void {

@@ -30,4 +30,9 @@ export class Outbound extends WriteBatcher {
     }
     this.enqueue(frame, delayMs);
   }
+
+  /** Queues a frame so that it leaves no sooner than `gapMs` after the last write (at the end of this turn if that has passed). */
+  writeSpaced(frame: Buffer, gapMs: number): void {
+    this.write(frame, this.gapDelay(gapMs));
+  }
 }

@@ -12,6 +12,8 @@ export class WriteBatcher {
   private queued = 0;
   private scheduled = false;
   private timer: NodeJS.Timeout | null = null;
+  private timerDue = 0;
+  private lastFlushAt = -Infinity;
 
   constructor(protected readonly socket: Socket) {}
 
@@ -32,9 +34,19 @@ export class WriteBatcher {
     if (delayMs <= 0) {
       this.scheduled = true;
       setImmediate(this.flush);
-    } else if (!this.timer) {
-      this.timer = setTimeout(this.flush, delayMs);
+      return;
     }
+    // A frame due sooner than the pending timer brings it forward.
+    const due = performance.now() + delayMs;
+    if (this.timer && this.timerDue <= due) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(this.flush, delayMs);
+    this.timerDue = due;
+  }
+
+  /** How long a frame waits so that writes are at least `gapMs` apart (0: it need not). */
+  protected gapDelay(gapMs: number): number {
+    return gapMs <= 0 ? 0 : this.lastFlushAt + gapMs - performance.now();
   }
 
   /** Drops everything queued and not yet written. */
@@ -53,6 +65,7 @@ export class WriteBatcher {
     const q = this.queue;
     if (q.length === 0) return;
     this.discard();
+    this.lastFlushAt = performance.now();
     if (this.socket.destroyed) return;
     if (q.length === 1) {
       this.socket.write(q[0]!);

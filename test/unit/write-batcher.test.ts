@@ -6,6 +6,11 @@ class Batcher extends WriteBatcher {
   put(text: string, delayMs = 0): void {
     this.enqueue(Buffer.from(text), delayMs);
   }
+
+  /** As a delivery: no sooner than `gapMs` after the last write. */
+  spaced(text: string, gapMs: number): void {
+    this.enqueue(Buffer.from(text), this.gapDelay(gapMs));
+  }
 }
 
 /** A connected loopback pair: the writer's socket and everything its peer has read so far. */
@@ -53,4 +58,32 @@ test('a delayed frame waits for its delay, or goes with the next frame due at th
 
   b.put('4', 20);
   await until(() => p.received() === '1234');
+});
+
+test('a frame due sooner brings a pending timer forward', async (t) => {
+  const p = await pair(t);
+  const b = new Batcher(p.socket);
+  b.put('a', 60_000);
+  b.put('b', 20);
+  await until(() => p.received() === 'ab');
+  t.pass();
+});
+
+test('spaced frames: the first after a quiet spell leaves at once; the next ones wait out the gap together, and a reply takes them along', async (t) => {
+  const p = await pair(t);
+  const b = new Batcher(p.socket);
+  b.spaced('1', 60_000);
+  await until(() => p.received() === '1');
+  b.spaced('2', 60_000);
+  b.spaced('3', 60_000);
+  await new Promise((r) => setTimeout(r, 30));
+  t.is(p.received(), '1', 'held: the last write was less than a gap ago');
+  b.put('R');
+  await until(() => p.received() === '123R');
+  t.is(p.chunks.length, 2, 'the held frames and the reply shared one write');
+
+  b.spaced('4', 400);
+  await new Promise((r) => setTimeout(r, 50));
+  t.is(p.received(), '123R', 'a gap after the last write, not at once');
+  await until(() => p.received() === '123R4');
 });
