@@ -15,9 +15,10 @@ export interface ConnectionLimits {
   /** How long an ephemeral event (presence, typing) may wait so that several share one write. */
   ephemeralFlushMs: number;
   /**
-   * Least time between writes that carry deliveries: a delivery due sooner
-   * after the last write waits, and those that arrive meanwhile share its
-   * write. Replies never wait, and take what waits with them. 0: none wait.
+   * Most time kept between writes that carry deliveries when the pod is busy
+   * (see DeliveryPacer): a delivery due sooner after the last write waits, and
+   * those that arrive meanwhile share its write. Replies never wait, and take
+   * what waits with them. 0: none ever wait.
    */
   deliveryGapMs: number;
 }
@@ -45,20 +46,20 @@ export class Connection implements Outlet {
   private closing = false;
   private reason: CloseReason = 'client';
   /**
-   * This connection's delivery gap: within a quarter of the configured one, so
+   * This connection's share of the pacer's gap: within a quarter of it, so
    * that connections fed by the same commit do not all flush in the same
    * turn of the loop a gap later, and again a gap after that.
    */
-  private readonly gapMs: number;
+  private readonly gapShare = 0.75 + Math.random() / 2;
 
   constructor(
     readonly id: number,
     private readonly socket: Socket,
     private readonly limits: ConnectionLimits,
+    private readonly pacer: { readonly gapMs: number },
     private readonly log: Logger,
     private readonly onGone: (conn: Connection, reason: CloseReason) => void,
   ) {
-    this.gapMs = limits.deliveryGapMs * (0.75 + Math.random() / 2);
     this.decoder = new FrameDecoder(limits.maxFrameBytes);
     this.outbound = new Outbound(socket, limits.maxOutboundBytes, () => this.slowConsumer());
     socket.setNoDelay(true);
@@ -83,9 +84,9 @@ export class Connection implements Outlet {
     return this.outbound.backlog;
   }
 
-  /** A delivery: spaced from the last write by `deliveryGapMs`. */
+  /** A delivery: spaced from the last write by this connection's share of the pacer's gap. */
   write(frame: Buffer): void {
-    if (!this.closing) this.outbound.writeSpaced(frame, this.gapMs);
+    if (!this.closing) this.outbound.writeSpaced(frame, this.pacer.gapMs * this.gapShare);
   }
 
   /** A reply to this connection's request: at the end of this turn. */

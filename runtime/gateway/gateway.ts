@@ -3,6 +3,7 @@ import type { Logger } from 'pino';
 import { ErrorCode } from '../../protocol/errors.js';
 import { encodeFrame } from '../../protocol/codec.js';
 import { Connection, type CloseReason, type ConnectionLimits, type RequestHandler } from './connection.js';
+import { DeliveryPacer } from './delivery-pacer.js';
 
 export interface GatewayOptions extends ConnectionLimits {
   host: string;
@@ -24,6 +25,7 @@ export class Gateway {
   private sweeper: NodeJS.Timeout | null = null;
   private stopping = false;
   private closed: Promise<void> | null = null;
+  private readonly pacer: DeliveryPacer;
 
   constructor(
     private readonly opts: GatewayOptions,
@@ -31,6 +33,7 @@ export class Gateway {
     private readonly sessionFor: (conn: Connection) => RequestHandler,
   ) {
     this.server = createServer({ noDelay: true }, (s) => this.accept(s));
+    this.pacer = new DeliveryPacer(opts.deliveryGapMs);
   }
 
   get connectionCount(): number {
@@ -49,6 +52,7 @@ export class Gateway {
     const period = Math.max(50, Math.min(1000, Math.floor(this.opts.idleTimeoutMs / 4)));
     this.sweeper = setInterval(() => this.sweepIdle(), period);
     this.sweeper.unref();
+    this.pacer.start();
     const addr = this.server.address();
     if (addr === null || typeof addr === 'string') throw new Error('unexpected listen address');
     return { host: addr.address, port: addr.port };
@@ -70,6 +74,7 @@ export class Gateway {
     this.stopping = true;
     this.stopAccepting();
     if (this.sweeper) clearInterval(this.sweeper);
+    this.pacer.stop();
     const move = servers.length > 0 ? encodeFrame({ ev: 'move', servers }) : null;
     for (const c of this.conns.values()) {
       if (move) c.write(move);
@@ -83,7 +88,7 @@ export class Gateway {
 
   private accept(socket: Socket): void {
     const id = this.nextId++;
-    const conn = new Connection(id, socket, this.opts, this.log.child({ conn: id }), (c, reason) =>
+    const conn = new Connection(id, socket, this.opts, this.pacer, this.log.child({ conn: id }), (c, reason) =>
       this.gone(c, reason),
     );
     if (this.stopping) {
