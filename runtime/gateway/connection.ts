@@ -14,13 +14,6 @@ export interface ConnectionLimits {
   maxPending: number;
   /** How long an ephemeral event (presence, typing) may wait so that several share one write. */
   ephemeralFlushMs: number;
-  /**
-   * Most time kept between writes that carry deliveries when the pod is busy
-   * (see DeliveryPacer): a delivery due sooner after the last write waits, and
-   * those that arrive meanwhile share its write. Replies never wait, and take
-   * what waits with them. 0: none ever wait.
-   */
-  deliveryGapMs: number;
 }
 
 /** What a connection hands its requests to; one per connection. */

@@ -10,6 +10,13 @@ export interface GatewayOptions extends ConnectionLimits {
   port: number;
   maxConnections: number;
   idleTimeoutMs: number;
+  /**
+   * Most time kept between writes that carry deliveries when the pod is busy
+   * (see DeliveryPacer): a delivery due sooner after the last write waits, and
+   * those that arrive meanwhile share its write. Replies never wait, and take
+   * what waits with them. 0: none ever wait.
+   */
+  deliveryGapMs: number;
   /** Told of every close, for metrics. */
   onClose?: (reason: CloseReason) => void;
 }
