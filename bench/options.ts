@@ -8,6 +8,8 @@ export interface BenchOptions {
   durationSec: number;
   databaseUrl: string | null;
   json: boolean;
+  /** Print the pods' persist latency and event-loop lag for every second of traffic. */
+  timeline: boolean;
   /** Ramp the offered rate after the main phase to find the pod's sustainable ceiling. */
   max: boolean;
   wave: number;
@@ -32,6 +34,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --database-url URL  a PostgreSQL server to use (a fresh database is created on it);
                       default: a private server started for the run (DATABASE_URL also works)
   --json              print a JSON summary after the table
+  --timeline          print each pod's persist p50/p99, commits and loop lag every second
+                      of traffic
   --max               then ramp the offered rate to find the sustainable ceiling
   --arrivals R        clients arriving per second in the connect phase, each on its own
                       schedule (1000; 0: in waves instead)
@@ -64,7 +68,7 @@ const INTS: [keyof BenchOptions, string, number, number][] = [
 export function parseOptions(argv: readonly string[]): BenchOptions {
   const { flags, rest } = parseFlags(argv);
   const problems: string[] = rest.map((w) => `unexpected argument "${w}"`);
-  const known = new Set([...INTS.map((i) => i[1]), 'database-url', 'json', 'max', 'help']);
+  const known = new Set([...INTS.map((i) => i[1]), 'database-url', 'json', 'max', 'timeline', 'help']);
   for (const f of flags.keys()) if (!known.has(f)) problems.push(`unknown flag --${f}`);
   if (flags.has('help')) throw new Error(USAGE);
   const out: Record<string, unknown> = {};
@@ -78,6 +82,7 @@ export function parseOptions(argv: readonly string[]): BenchOptions {
     ...(out as Pick<BenchOptions, (typeof INTS)[number][0]>),
     databaseUrl: flags.get('database-url') ?? process.env.DATABASE_URL ?? null,
     json: flags.has('json'),
+    timeline: flags.has('timeline'),
     max: flags.has('max'),
   } as BenchOptions;
   if (opts.bodyChars > 4000) problems.push('--body: at most 4000 characters');

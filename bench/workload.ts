@@ -11,7 +11,7 @@ import { cpuWatch, localPostmaster } from './cpu.js';
 import type { BenchOptions } from './options.js';
 import { watchActivity, type ActivityShare } from './pg-activity.js';
 import type { Pod } from './pod.js';
-import { fetchMetrics, watchRss, type Scrape } from './scrape.js';
+import { fetchMetrics, sample, watchRss, writeView, type Scrape } from './scrape.js';
 import { populate, type Population } from './setup.js';
 import { loopMonitor } from './stats.js';
 import { DeliverySink, runTraffic, warmUpMs, type TrafficOptions, type TrafficResult } from './traffic.js';
@@ -105,6 +105,7 @@ export async function runWorkload(
   // The pods' figures once warm-up is over: what is left after is their steady state.
   let warm: Promise<Scrape[]> = Promise.resolve([]);
   const warmTimer = setTimeout(() => (warm = Promise.all(pods.map((p) => scrapeOr(p, errors)))), warmUpMs(o.durationSec));
+  const timeline = o.timeline ? watchTimeline(pods, log) : null;
   const tr = await withTimeout(
     'traffic',
     o.durationSec * 1000 + ACK_TIMEOUT_MS + 30_000,
@@ -112,6 +113,7 @@ export async function runWorkload(
   );
   const trafficEnd = Date.now();
   clearTimeout(warmTimer);
+  await timeline?.stop();
   const afterWarmUp = await warm;
   const cpuPercent = cpu.stop();
   const dbActivity = await activity.stop();
@@ -133,4 +135,32 @@ async function scrapeOr(p: NamedPod, errors: string[]): Promise<Scrape> {
 /** How clients reach the pods in the connect phase, in words. */
 export function arrivalModel(o: Pick<BenchOptions, 'arrivals' | 'wave'>): string {
   return o.arrivals > 0 ? `arriving at ${o.arrivals.toLocaleString('en-US')}/s` : `in waves of ${o.wave}`;
+}
+
+/** Logs every pod's persist latency, commits and event-loop lag over each second, scraping /metrics once a second. */
+function watchTimeline(pods: readonly NamedPod[], log: (line: string) => void): { stop(): Promise<void> } {
+  let last: Scrape[] | null = null;
+  let busy: Promise<void> = Promise.resolve();
+  const t0 = performance.now();
+  const tick = async (): Promise<void> => {
+    const now = await Promise.all(pods.map((p) => fetchMetrics(p.pod.host, p.pod.metricsPort).catch(() => new Map() as Scrape)));
+    if (last) {
+      const t = ((performance.now() - t0) / 1000).toFixed(0);
+      const parts = pods.map((p, i) => {
+        const v = writeView(now[i]!, last![i]);
+        const commits = v.committed - (sample(last![i]!, 'tertulia_messages_committed_total') || 0);
+        return `${p.name} persist p50 ${v.persistMs.p50.toFixed(1)} p99 ${v.persistMs.p99.toFixed(1)} ms, ${commits} committed, loop lag p99 ${v.eventLoopLagP99Ms.toFixed(1)} ms, delivery gap ${(sample(now[i]!, 'tertulia_delivery_gap_ms') || 0).toFixed(0)} ms`;
+      });
+      log(`  t=${t}s ${parts.join(' | ')}`);
+    }
+    last = now;
+  };
+  const timer = setInterval(() => (busy = busy.then(tick)), 1000);
+  busy = tick();
+  return {
+    stop: async () => {
+      clearInterval(timer);
+      await busy;
+    },
+  };
 }

@@ -49,11 +49,12 @@ export class PodMetrics implements WriteMetrics {
     registers: [this.registry],
   });
   /** Read at scrape time; set by the composition root. */
-  sample: () => { connections: number; channels: number; users: number; snapshotLag: number } = () => ({
+  sample: () => { connections: number; channels: number; users: number; snapshotLag: number; deliveryGapMs: number } = () => ({
     connections: 0,
     channels: 0,
     users: 0,
     snapshotLag: 0,
+    deliveryGapMs: 0,
   });
   /** Read at scrape time; set by the composition root. */
   clusterSample: () => ClusterSample = () => ({ followAgain: new Map(), pushesDropped: 0, owedTips: 0, followed: 0 });
@@ -96,6 +97,7 @@ export class PodMetrics implements WriteMetrics {
     // Gauges of one value, read from the samples at scrape time.
     const gauges: [name: string, help: string, read: () => number][] = [
       ['tertulia_connections', 'Open client connections', () => this.sample().connections],
+      ['tertulia_delivery_gap_ms', 'Time kept now between a connection\'s writes that carry deliveries (grows with the event loop\'s load)', () => this.sample().deliveryGapMs],
       ['tertulia_snapshot_lag_messages', 'Committed messages of channels active here that no history segment holds yet', () => this.sample().snapshotLag],
       ['tertulia_followed_channels', 'Channels followed by connections on this pod', () => this.clusterSample().followed],
       ['tertulia_owed_tips', 'Channels and pods whose missed deliveries have not been re-announced yet', () => this.clusterSample().owedTips],

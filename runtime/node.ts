@@ -44,6 +44,10 @@ export interface RunningNode {
 
 export const SERVER_NAME = 'tertulia/0.1.0';
 
+// History segments written at once, pod-wide: few enough that their reads and
+// encoding do not crowd out the traffic's, enough for tens of segments a second.
+const SNAPSHOT_WRITERS = 2;
+
 export async function startNode(cfg: Readonly<Config>, log: Logger = createLogger(cfg.logLevel)): Promise<RunningNode> {
   const database = await openDatabase(cfg, log);
   const { store } = database;
@@ -53,7 +57,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       ? new Snapshotter(
           database.snapshots,
           blobs,
-          { every: cfg.snapshotEvery, everyMs: cfg.snapshotMs, maxMessages: Math.max(cfg.snapshotEvery, 1000), concurrency: 4 },
+          { every: cfg.snapshotEvery, everyMs: cfg.snapshotMs, maxMessages: Math.max(Math.ceil(cfg.snapshotEvery * 1.5), 1000), concurrency: SNAPSHOT_WRITERS },
           log.child({ component: 'snapshots' }),
         )
       : null;
@@ -176,6 +180,7 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
     channels: channels.activeCount,
     users: users.activeCount,
     snapshotLag: snapshots?.lag ?? 0,
+    deliveryGapMs: gateway.deliveryGapMs,
   });
   serving = true;
   attachments.start();

@@ -47,6 +47,11 @@ export class Gateway {
     return this.conns.size;
   }
 
+  /** The gap the pacer keeps now between a connection's delivery writes. */
+  get deliveryGapMs(): number {
+    return this.pacer.gapMs;
+  }
+
   /** Listens and resolves with the bound address. */
   async listen(): Promise<{ host: string; port: number }> {
     await new Promise<void>((resolve, reject) => {

@@ -2,6 +2,12 @@
  * Writes history segments for the channels active in this pod, off the ack
  * path: every `every` messages or `everyMs` after the last segment when
  * anything changed, a few channels at a time, retried with backoff.
+ *
+ * Each channel's count is drawn anew after every segment, between `every`
+ * and half as much again: channels that started together (a pod's start, a
+ * failover, a busy hour's uniform traffic) would otherwise all write their
+ * segments in the same second, and a pod busy with traffic feels that burst
+ * as a stall of its acks.
  */
 import type { Logger } from 'pino';
 import type { BlobStore, SnapshotLog, SnapshotSink } from '../ports.js';
@@ -27,6 +33,8 @@ interface ChannelState {
   failures: number;
   retryAt: number;
   closing: boolean;
+  /** Messages past `covered` that start the next segment. */
+  due: number;
 }
 
 export class Snapshotter implements SnapshotSink {
@@ -56,7 +64,7 @@ export class Snapshotter implements SnapshotSink {
   committed(channelId: number, epoch: number, lastSeq: number): void {
     const s = this.state(channelId, epoch);
     s.lastSeq = Math.max(s.lastSeq, lastSeq);
-    if (s.covered !== null && s.lastSeq - s.covered >= this.opts.every) this.start(channelId, s);
+    if (s.covered !== null && s.lastSeq - s.covered >= s.due) this.start(channelId, s);
   }
 
   changed(channelId: number, epoch: number): void {
@@ -81,7 +89,7 @@ export class Snapshotter implements SnapshotSink {
   private state(channelId: number, epoch: number): ChannelState {
     let s = this.channels.get(channelId);
     if (!s) {
-      s = { epoch, lastSeq: 0, covered: null, dirty: false, lastWrite: Date.now(), running: false, failures: 0, retryAt: 0, closing: false };
+      s = { epoch, lastSeq: 0, covered: null, dirty: false, lastWrite: Date.now(), running: false, failures: 0, retryAt: 0, closing: false, due: this.drawDue() };
       this.channels.set(channelId, s);
       const st = s;
       this.log.lastSnapshot(channelId).then(
@@ -94,6 +102,11 @@ export class Snapshotter implements SnapshotSink {
     return s;
   }
 
+  /** Between `every` and 1.5 × `every` messages. */
+  private drawDue(): number {
+    return this.opts.every + Math.floor((Math.random() * this.opts.every) / 2);
+  }
+
   private pending(s: ChannelState): boolean {
     return s.dirty || (s.covered !== null && s.lastSeq > s.covered);
   }
@@ -102,7 +115,7 @@ export class Snapshotter implements SnapshotSink {
     const now = Date.now();
     for (const [id, s] of this.channels) {
       if (s.running || now < s.retryAt || !this.pending(s)) continue;
-      if (s.closing || now - s.lastWrite >= this.opts.everyMs || (s.covered !== null && s.lastSeq - s.covered >= this.opts.every)) {
+      if (s.closing || now - s.lastWrite >= this.opts.everyMs || (s.covered !== null && s.lastSeq - s.covered >= s.due)) {
         this.start(id, s);
       }
     }
@@ -131,6 +144,7 @@ export class Snapshotter implements SnapshotSink {
         if (r.messages < this.opts.maxMessages || this.stopped) break;
       }
       s.failures = 0;
+      s.due = this.drawDue();
     } catch (err) {
       s.dirty = true;
       s.failures++;
