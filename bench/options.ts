@@ -8,7 +8,7 @@ export interface BenchOptions {
   durationSec: number;
   databaseUrl: string | null;
   json: boolean;
-  /** Print the pods' persist latency and event-loop lag for every second of traffic. */
+  /** Print the pods' persist latency, commits, event-loop lag and delivery gap for every second of traffic. */
   timeline: boolean;
   /** Ramp the offered rate after the main phase to find the pod's sustainable ceiling. */
   max: boolean;
@@ -34,8 +34,8 @@ export const USAGE = `usage: npm run bench -- [flags]
   --database-url URL  a PostgreSQL server to use (a fresh database is created on it);
                       default: a private server started for the run (DATABASE_URL also works)
   --json              print a JSON summary after the table
-  --timeline          print each pod's persist p50/p99, commits and loop lag every second
-                      of traffic
+  --timeline          print each pod's persist p50/p99, commits, loop lag and delivery gap
+                      for every second of traffic
   --max               then ramp the offered rate to find the sustainable ceiling
   --arrivals R        clients arriving per second in the connect phase, each on its own
                       schedule (1000; 0: in waves instead)
