@@ -14,6 +14,8 @@ export interface Delivery {
   exceptPod?: string;
   /** Ends this user's subscriptions to the channel on every pod (kick, leave), after writing the frame. */
   dropUser?: number;
+  /** An edit or delete of this message seq: a pod that misses it gets the message's state when it follows again. */
+  amends?: number;
   /** Ephemeral (presence, typing): the pod may hold it briefly to share writes. */
   ephemeral?: boolean;
   /** The owner is going away (handoff, lost lease): follow the channel again wherever it lands. */

@@ -244,8 +244,15 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       else notMembers.push(u.user);
     }
     const replay = this.replay(a.after);
-    if (notMembers.length === 0) return replay;
-    return replay instanceof Deferred ? later(replay.promise.then((r) => ({ ...r, notMembers }))) : { ...replay, notMembers };
+    const owed = this.followers.takeAmends(a.pod);
+    if (notMembers.length === 0 && owed.length === 0) return replay;
+    // The edits and deletes the pod missed, as the messages are now; still owed if this fails.
+    const amended = Promise.all(owed.map(async (seq) => this.ring.get(seq) ?? (await this.load({ after: seq - 1, limit: 1 })).find((m) => m.seq === seq)));
+    amended.catch(() => this.followers.oweAmends(a.pod, owed));
+    return later(Promise.all([replay instanceof Deferred ? replay.promise : replay, amended]).then(([r, ms]) => {
+      const found = ms.filter((m): m is MessageView => m !== undefined).map((m) => ({ ...m }));
+      return { ...r, ...(notMembers.length ? { notMembers } : {}), ...(found.length ? { amended: found } : {}) };
+    }));
   }
 
   /** Messages after `after` up to the last seq known now, at most the replay cap. */
@@ -348,7 +355,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       m.edited = at;
     }
     this.deps.snapshots?.changed(this.id, this.epoch);
-    this.followers.broadcast({ ev: 'edit', channel: this.id, seq, body, edited: at });
+    this.followers.broadcast({ ev: 'edit', channel: this.id, seq, body, edited: at }, { amends: seq });
   }
 
   private onDeleted(seq: number): void {
@@ -359,7 +366,7 @@ export class ChannelActor extends SerialActor<ChannelProtocol> implements Channe
       delete m.attachments;
     }
     this.deps.snapshots?.changed(this.id, this.epoch);
-    this.followers.broadcast({ ev: 'delete', channel: this.id, seq });
+    this.followers.broadcast({ ev: 'delete', channel: this.id, seq }, { amends: seq });
   }
 
   private memberEvent(

@@ -2,7 +2,11 @@ import type { ChannelInfo, MemberView, MessageView, Results, Role } from '../../
 import type { UserRecord } from '../../runtime/ports.js';
 
 /** The subscribe reply, plus the users given that are not members (any more): the pod drops their follows. */
-export type FollowResult = Results['subscribe'] & { notMembers?: number[] };
+export type FollowResult = Results['subscribe'] & {
+  notMembers?: number[];
+  /** Messages edited or deleted while a delivery to the pod was dropped, in their state now. */
+  amended?: MessageView[];
+};
 
 /** Who is asking: the authenticated user, and the connection and pod the request came from. */
 export interface Caller {

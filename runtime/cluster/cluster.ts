@@ -137,8 +137,9 @@ export class Cluster implements ChannelClaims {
       if (pod === this.self) this.hub?.apply(delivery, this.self);
       else if (!this.peerServer?.push(pod, 'deliver', delivery as unknown as Record<string, unknown>)) {
         (missed ??= []).push(pod);
-        // 0: follow again from scratch (a lost move, or a lost removal of a user's follows).
-        if (delivery.moved || delivery.dropUser !== undefined) this.tips.note(pod, delivery.channel, 0);
+        // 0: follow again from scratch (a lost move, a lost removal of a user's
+        // follows, or a lost edit or delete, which the owner then re-sends).
+        if (delivery.moved || delivery.dropUser !== undefined || delivery.amends !== undefined) this.tips.note(pod, delivery.channel, 0);
         else if (delivery.seq !== undefined) this.tips.note(pod, delivery.channel, delivery.seq);
       }
     }

@@ -139,6 +139,8 @@ export class Follower {
     const res = await this.router.ask(channel, 'follow', { pod, users, ...(after === undefined ? {} : { after }) });
     // Removed while this pod was not listening (a kick it missed): they see nothing more.
     if (res.notMembers?.length) this.hub.dropUsers(channel, res.notMembers);
+    // Edits and deletes whose delivery was dropped: their events now.
+    if (res.amended?.length) this.hub.apply({ channel, frame: Buffer.concat(res.amended.map(amendment)) }, pod);
     let pushed = this.deliver(channel, res.messages);
     let complete = res.complete;
     let last = res.messages.at(-1)?.seq ?? after ?? res.lastSeq;
@@ -169,4 +171,9 @@ export class Follower {
     this.hub.apply({ channel, frame, seq: messages.at(-1)!.seq }, this.self());
     return frame.length;
   }
+}
+
+/** The event a message's current state stands for: its delete, or its edit. */
+function amendment(m: MessageView): Buffer {
+  return encodeFrame(m.deleted ? { ev: 'delete', channel: m.channel, seq: m.seq } : { ev: 'edit', channel: m.channel, seq: m.seq, body: m.body, edited: m.edited ?? m.ts });
 }

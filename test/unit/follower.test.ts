@@ -103,3 +103,21 @@ test('a long gap is pushed up to the byte budget, then only its newest message; 
   t.deepEqual(asks.at(-1), { topic: 'history', after: undefined, before: 1001, limit: 1 });
   t.is(hub.lastSeq(7), 1000);
 });
+
+test('edits and deletes the owner says this pod missed reach its connections as events', async (t) => {
+  const { hub, a } = setup();
+  const frames: Record<string, unknown>[] = [];
+  const write = a.write;
+  a.write = (b: Buffer) => {
+    const decoder = new FrameDecoder(1 << 20);
+    decoder.push(b, (p) => frames.push(decode(p) as Record<string, unknown>));
+    write(b);
+  };
+  const amended = [{ ...msg(1), body: '', deleted: true }, { ...msg(2), body: 'fixed', edited: 5 }];
+  const follower = new Follower(hub, router(async () => ({ lastSeq: 2, messages: [], complete: true, amended })), () => 'pod-0', silent);
+  await follower.refollow(7);
+  t.deepEqual(frames.filter((f) => f.ev !== 'msg'), [
+    { ev: 'delete', channel: 7, seq: 1 },
+    { ev: 'edit', channel: 7, seq: 2, body: 'fixed', edited: 5 },
+  ]);
+});
