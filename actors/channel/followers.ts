@@ -10,14 +10,14 @@ export interface Present {
   conn?: number;
 }
 
-/**
- * Who follows one channel: the pods to deliver to (one delivery each) and,
- * for presence, on which pods each user has a following connection.
- */
 // Edits and deletes remembered per pod that missed them; past this, the
 // oldest are forgotten (the pod's clients see them when they read history).
 const OWED_AMENDS_PER_POD = 1000;
 
+/**
+ * Who follows one channel: the pods to deliver to (one delivery each) and,
+ * for presence, on which pods each user has a following connection.
+ */
 export class Followers {
   private readonly pods = new Set<string>();
   private readonly online = new Map<number, Set<string>>();
