@@ -98,7 +98,8 @@ export class Cluster implements ChannelClaims {
       },
       this.log.child({ component: 'router' }),
     );
-    this.follower = new Follower(hub, this.router, () => this.self, this.log.child({ component: 'follower' }));
+    // A catch-up leaves each connection three quarters of its outbound cap for live traffic.
+    this.follower = new Follower(hub, this.router, () => this.self, this.log.child({ component: 'follower' }), undefined, Math.floor(this.cfg.maxOutboundBytes / 4));
     this.rebalancer = new Rebalancer(local, this.ownership, this.cfg.handoffPerSec, this.log.child({ component: 'rebalancer' }));
   }
 

@@ -25,8 +25,7 @@ import type { ClusterRouter } from './router.js';
 // them without deliveries for good.
 const ATTEMPTS_BEFORE_WARNING = 20;
 
-// A quarter of the default outbound cap per connection (4 MiB), so that a
-// catch-up on top of live traffic leaves a reader room.
+// Bytes of a gap pushed by default: a quarter of the default outbound cap per connection.
 const CATCH_UP_PUSH_BYTES = 1024 * 1024;
 
 /** Why a pod follows a channel again. */

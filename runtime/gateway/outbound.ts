@@ -21,18 +21,21 @@ export class Outbound extends WriteBatcher {
 
   /** Queues a frame for the end of this turn, or for at most `delayMs` (see WriteBatcher). */
   write(frame: Buffer, delayMs = 0): void {
-    if (this.overflowed || this.socket.destroyed) return;
-    if (this.backlog > this.capBytes) {
-      this.overflowed = true;
-      this.discard();
-      this.onOverflow();
-      return;
-    }
-    this.enqueue(frame, delayMs);
+    if (this.admit()) this.enqueue(frame, delayMs);
   }
 
   /** Queues a frame so that it leaves no sooner than `gapMs` after the last write (at the end of this turn if that has passed). */
   writeSpaced(frame: Buffer, gapMs: number): void {
-    this.write(frame, this.gapDelay(gapMs));
+    if (this.admit()) this.enqueueSpaced(frame, gapMs);
+  }
+
+  /** False once the connection is gone or past its cap; the first time past it, the owner is told. */
+  private admit(): boolean {
+    if (this.overflowed || this.socket.destroyed) return false;
+    if (this.backlog <= this.capBytes) return true;
+    this.overflowed = true;
+    this.discard();
+    this.onOverflow();
+    return false;
   }
 }

@@ -28,25 +28,37 @@ export class WriteBatcher {
    * due at the end of a turn, leave with it in one write. Order is kept.
    */
   protected enqueue(frame: Buffer, delayMs = 0): void {
+    this.enqueueBy(frame, delayMs <= 0 ? 0 : performance.now() + delayMs);
+  }
+
+  /**
+   * Queues a frame to leave no sooner than `gapMs` after the last write: at
+   * the end of this turn if that much has passed, else with the write due then.
+   */
+  protected enqueueSpaced(frame: Buffer, gapMs: number): void {
+    this.enqueueBy(frame, gapMs <= 0 ? 0 : this.lastFlushAt + gapMs);
+  }
+
+  /**
+   * Queues a frame to leave by `dueAt` (performance.now() time; 0: the end of
+   * this turn). The clock is read only when a timer is to be set or brought
+   * forward, not for every frame that joins a write already due.
+   */
+  private enqueueBy(frame: Buffer, dueAt: number): void {
     this.queue.push(frame);
     this.queued += frame.length;
-    if (this.scheduled) return;
-    if (delayMs <= 0) {
+    if (this.scheduled || (this.timer && this.timerDue <= dueAt)) return;
+    const wait = dueAt - (dueAt > 0 ? performance.now() : 0);
+    if (wait <= 0) {
+      if (this.timer) clearTimeout(this.timer);
+      this.timer = null;
       this.scheduled = true;
       setImmediate(this.flush);
       return;
     }
-    // A frame due sooner than the pending timer brings it forward.
-    const due = performance.now() + delayMs;
-    if (this.timer && this.timerDue <= due) return;
     if (this.timer) clearTimeout(this.timer);
-    this.timer = setTimeout(this.flush, delayMs);
-    this.timerDue = due;
-  }
-
-  /** How long a frame waits so that writes are at least `gapMs` apart (0: it need not). */
-  protected gapDelay(gapMs: number): number {
-    return gapMs <= 0 ? 0 : this.lastFlushAt + gapMs - performance.now();
+    this.timer = setTimeout(this.flush, wait);
+    this.timerDue = dueAt;
   }
 
   /** Drops everything queued and not yet written. */

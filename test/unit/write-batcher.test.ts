@@ -9,7 +9,7 @@ class Batcher extends WriteBatcher {
 
   /** As a delivery: no sooner than `gapMs` after the last write. */
   spaced(text: string, gapMs: number): void {
-    this.enqueue(Buffer.from(text), this.gapDelay(gapMs));
+    this.enqueueSpaced(Buffer.from(text), gapMs);
   }
 }
 
