@@ -13,7 +13,8 @@ import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseFlags } from '../config.js';
 
-const BIN = resolve(fileURLToPath(import.meta.url), '../../../bin/tertulia.js');
+/** The CLI entry this process was started from (bin/tertulia.js), to start the pods with. */
+const BIN = process.argv[1] ?? resolve(fileURLToPath(import.meta.url), '../../../bin/tertulia.js');
 
 export async function runCluster(args: string[]): Promise<number> {
   const { flags } = parseFlags(args);
