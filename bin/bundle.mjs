@@ -22,6 +22,8 @@ import path from 'node:path';
 const STALE_MS = 60 * 60 * 1000;
 /** Where esbuild places the files in memory; only their paths relative to it are used. */
 const OUT = '/bundle';
+/** Builds of this process in flight, which share esbuild's service. */
+let building = 0;
 
 export async function bundledCli(root) {
   let esbuild;
@@ -30,6 +32,7 @@ export async function bundledCli(root) {
   } catch {
     return null;
   }
+  building++;
   try {
     const out = await esbuild.build({
       entryPoints: { main: path.join(root, 'runtime/cli/main.ts') },
@@ -68,8 +71,9 @@ export async function bundledCli(root) {
   } catch {
     return null;
   } finally {
-    // esbuild serves builds from a child process; this one needs no more.
-    await esbuild.stop?.();
+    // esbuild serves builds from a child process; once no build of this
+    // process is running, it needs that child no more.
+    if (--building === 0) await esbuild.stop?.();
   }
 }
 
