@@ -194,6 +194,8 @@ export async function startNode(cfg: Readonly<Config>, log: Logger = createLogge
       database: database.kind,
       blobs: `${blobKind} ${blobWhere}`,
       cluster: cfg.redisUrl ? 'redis' : 'local',
+      // From the bundle bin/tertulia.js builds, or (no bundle could be built, or asked) the sources.
+      code: import.meta.url.endsWith('.ts') ? 'sources' : 'bundle',
     },
     'tertulia listening',
   );
